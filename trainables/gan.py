@@ -1,0 +1,104 @@
+"""GAN: adversarial training of the report's DCGAN, with samples scored by the judge."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from trainables.config import STRICT_KEYS
+from trainables.data import Data
+from trainables.judge import Judge
+from trainables.metrics import EVAL_SEED, NUM_CLASSES, SampleScorer
+from trainables.models.gan import Discriminator, Generator, to_pixels, to_tanh_range
+from trainables.state import batches, restore, seed_everything, snapshot
+
+# What a diverged trial reports: the worst value of each sample metric, so a search learns to avoid it.
+DIVERGED = {"fid": math.inf, "inception_score": 1.0, "class_coverage": 0, "class_kl": math.log(NUM_CLASSES)}
+
+
+@dataclass(config=STRICT_KEYS)
+class GANConfig:
+    """The report's DCGAN; Adam settings from the DCGAN paper (lr 2e-4, beta1 0.5)."""
+
+    latent_dim: int = Field(100, ge=1, description="size of the noise vector z")
+    lr_g: float = Field(2e-4, gt=0, description="generator Adam learning rate")
+    lr_d: float = Field(2e-4, gt=0, description="discriminator Adam learning rate")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 of both optimisers")
+    dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
+    batch_size: int = Field(64, ge=1, description="real images per step")
+    epochs: int = Field(20, ge=1, description="passes over the training partition")
+    seed: int = Field(0, description="seeds weights, batch order and noise")
+    eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
+
+
+def gan_step(
+    generator: Generator,
+    discriminator: Discriminator,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    real: torch.Tensor,
+    latent_dim: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator step then one generator step on a batch of real images (B, 1, 28, 28) in [-1, 1]."""
+    z = torch.randn(len(real), latent_dim, device=real.device)
+    fake = generator(z)
+    real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
+    loss_d = F.binary_cross_entropy_with_logits(
+        real_logits, torch.ones_like(real_logits)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    fooled = discriminator(fake)
+    loss_g = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_d.detach(), loss_g.detach()
+
+
+def fit_gan(
+    cfg: GANConfig, data: Data, judge: Judge, device: torch.device | str = "cpu", state: dict | None = None
+) -> Iterator[tuple[dict, dict]]:
+    """Train the GAN; yield (metrics, resumable state) after each epoch, stopping early if it diverges."""
+    seed_everything(cfg.seed)
+    generator, discriminator = Generator(cfg.latent_dim).to(device), Discriminator(cfg.dropout).to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+    parts = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g, "opt_d": opt_d}
+    start = restore(state, **parts) if state else 0
+    train = to_tanh_range(data.train.images.to(device))
+    scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
+    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    for epoch in range(start + 1, cfg.epochs + 1):
+        generator.train(), discriminator.train()
+        loss_d = loss_g = torch.zeros((), device=device)
+        steps = batches(len(train), cfg.batch_size)
+        for idx in steps:
+            d, g = gan_step(generator, discriminator, opt_g, opt_d, train[idx.to(device)], cfg.latent_dim)
+            loss_d, loss_g = loss_d + d, loss_g + g
+        losses = {"loss_d": loss_d.item() / len(steps), "loss_g": loss_g.item() / len(steps)}
+        diverged = not all(map(math.isfinite, losses.values()))
+        scores = DIVERGED if diverged else scorer.score(generate(generator, noise))
+        yield {"epoch": epoch, **losses, **scores, "diverged": diverged}, snapshot(epoch, **parts)
+        if diverged:
+            return
+
+
+def fixed_noise(n: int, latent_dim: int) -> torch.Tensor:
+    """The evaluation noise vectors: the same for every trial with this latent_dim."""
+    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(EVAL_SEED))
+
+
+@torch.no_grad()
+def generate(generator: Generator, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Images (N, 1, 28, 28) in [0, 1] from noise z (N, latent_dim), in eval mode."""
+    generator.eval()
+    device = next(generator.parameters()).device
+    return torch.cat([to_pixels(generator(b.to(device))).cpu() for b in z.split(batch_size)])

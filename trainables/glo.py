@@ -1,0 +1,118 @@
+"""GLO: learn the generator and one latent per training image by reconstruction; sample new latents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from pydantic.dataclasses import dataclass
+
+from trainables.config import STRICT_KEYS
+from trainables.data import Data
+from trainables.gan import generate
+from trainables.judge import Judge
+from trainables.metrics import EVAL_SEED, SampleScorer, knn_accuracy, mse, psnr
+from trainables.models.gan import Generator, to_pixels
+from trainables.models.glo import GLO, normalise, sample_latents
+from trainables.state import batches, restore, seed_everything, snapshot
+
+
+@dataclass(config=STRICT_KEYS)
+class GLOConfig:
+    """The report's GLO: latent_dim 74 on the unit sphere, Adam lr 0.01 (latents) / 0.001 (generator), batch 32, 15 epochs."""
+
+    latent_dim: int = Field(74, ge=1, description="size of each image's latent vector")
+    lr_latent: float = Field(0.01, gt=0, description="(sparse) Adam learning rate of the latents")
+    lr_generator: float = Field(0.001, gt=0, description="Adam learning rate of the generator")
+    latent_norm: Literal["sphere", "ball", "none"] = Field("sphere", description="where latents are kept")
+    sampler: Literal["normal_sphere", "gaussian_fit", "gmm"] = Field(
+        "normal_sphere", description="how new latents are drawn: the report's, the GLO paper's, or a mixture"
+    )
+    gmm_components: int = Field(10, ge=1, description="mixture components of the gmm sampler")
+    batch_size: int = Field(32, ge=1, description="images per step")
+    epochs: int = Field(15, ge=1, description="passes over the training partition")
+    seed: int = Field(0, description="seeds weights, latents and batch order")
+    eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
+    encode_size: int = Field(250, ge=1, description="held-out images given latents each epoch, for k-NN and val_mse")
+    encode_steps: int = Field(30, ge=1, description="Adam steps that fit a held-out image's latent")
+
+
+def glo_step(
+    model: GLO, opt_g: torch.optim.Optimizer, opt_z: torch.optim.Optimizer, x: torch.Tensor, idx: torch.Tensor
+) -> torch.Tensor:
+    """One joint step on generator and the batch's latents; x (B, 1, 28, 28) in [0, 1]."""
+    loss = F.mse_loss(to_pixels(model(idx)), x)
+    opt_g.zero_grad(set_to_none=True)
+    opt_z.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_g.step()
+    opt_z.step()
+    model.project_(idx)
+    return loss.detach()
+
+
+def fit_glo(
+    cfg: GLOConfig, data: Data, judge: Judge, device: torch.device | str = "cpu", state: dict | None = None
+) -> Iterator[tuple[dict, dict]]:
+    """Train GLO; yield (metrics, resumable state, latents included) after each epoch."""
+    seed_everything(cfg.seed)
+    model = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm).to(device)
+    opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_generator)
+    opt_z = torch.optim.SparseAdam(model.latents.parameters(), lr=cfg.lr_latent)
+    parts = {"model": model, "opt_g": opt_g, "opt_z": opt_z}
+    start = restore(state, **parts) if state else 0
+    train = data.train.images.to(device)
+    scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
+    for epoch in range(start + 1, cfg.epochs + 1):
+        model.train()
+        total = torch.zeros((), device=device)
+        steps = batches(len(train), cfg.batch_size)
+        for idx in steps:
+            idx = idx.to(device)
+            total += glo_step(model, opt_g, opt_z, train[idx], idx)
+        metrics = {"epoch": epoch, "train_loss": total.item() / len(steps), **evaluate_glo(model, data, scorer, cfg)}
+        yield metrics, snapshot(epoch, **parts)
+
+
+def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig) -> dict[str, float]:
+    model.eval()
+    device = model.latents.weight.device
+    latents = model.latents.weight.detach()
+    with torch.no_grad():
+        seen = torch.arange(min(cfg.eval_size, len(data.train)), device=device)
+        train_mse = mse(data.train.images[seen.cpu()].to(device), to_pixels(model(seen)))
+    val = data.val.head(cfg.encode_size)
+    x = val.images.to(device)
+    z = encode(model.generator, x, cfg.latent_norm, cfg.encode_steps)
+    with torch.no_grad():
+        x_hat = to_pixels(model.generator(z))
+    noise = torch.Generator().manual_seed(EVAL_SEED)
+    samples = sample_latents(latents, cfg.eval_size, cfg.sampler, cfg.latent_norm, noise, cfg.gmm_components)
+    return {
+        "train_mse": train_mse,
+        "val_mse": mse(x, x_hat),
+        "val_psnr": psnr(x, x_hat),
+        "knn_acc": knn_accuracy(latents, data.train.labels, z, val.labels),
+        **scorer.score(generate(model.generator, samples)),
+    }
+
+
+def encode(generator: Generator, x: torch.Tensor, latent_norm: str, steps: int, lr: float = 0.05) -> torch.Tensor:
+    """Latents (B, d) whose images fit x (B, 1, 28, 28), found by Adam with the generator frozen."""
+    generator.eval().requires_grad_(False)
+    d = generator.net[0].in_features
+    start = torch.randn(len(x), d, generator=torch.Generator().manual_seed(EVAL_SEED)).to(x.device)
+    z = normalise(start / d**0.5, latent_norm).requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr)
+    for _ in range(steps):
+        loss = F.mse_loss(to_pixels(generator(z)), x)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            z.copy_(normalise(z, latent_norm))
+    generator.requires_grad_(True)
+    return z.detach()

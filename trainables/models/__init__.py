@@ -1,0 +1,1 @@
+"""The four models as plain `nn.Module`s."""

@@ -1,0 +1,40 @@
+"""Seeding, and the state a training loop needs to resume exactly where it stopped."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # CUDA generators too
+
+
+def snapshot(epoch: int, **parts) -> dict:
+    """Epoch, every RNG state and the state_dict of each part (models, optimisers)."""
+    rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    return {"epoch": epoch, "rng": rng, **{name: part.state_dict() for name, part in parts.items()}}
+
+
+def restore(state: dict, **parts) -> int:
+    """Load a `snapshot` into the parts and the RNGs; returns the epoch it was taken after."""
+    for name, part in parts.items():
+        part.load_state_dict(state[name])
+    rng = state["rng"]
+    random.setstate(rng["python"])
+    np.random.set_state(rng["numpy"])
+    torch.set_rng_state(rng["torch"])
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    return state["epoch"]
+
+
+def batches(n: int, batch_size: int) -> list[torch.Tensor]:
+    """A fresh random order of range(n), cut into batches (from the global, checkpointed RNG)."""
+    return list(torch.randperm(n).split(batch_size))

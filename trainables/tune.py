@@ -1,0 +1,62 @@
+"""The Ray Tune function trainable: config -> typed config, checkpoint restore, one report per epoch."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from ray import tune
+
+from trainables.config import parse_config
+from trainables.data import Data, Split
+from trainables.judge import TrainedJudge
+from trainables.registry import MODELS, fit_model, pick_device
+
+STATE_FILE = "state.pt"
+
+
+def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
+    """A trainable for `tune.Tuner`; data and judge go to Ray's object store once, not once per trial."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
+    if MODELS[model].needs_judge and judge is None:
+        raise ValueError(f"model {model!r} is scored by the judge: pass load_judge(data)")
+    return tune.with_parameters(train_trial, model=model, arrays=to_arrays(data), judge=judge)
+
+
+def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | None) -> None:
+    cfg = parse_config(MODELS[model].config, config)
+    cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+    torch.set_num_threads(max(1, math.floor(cpus)))
+    device = pick_device()
+    checkpoint = tune.get_checkpoint()
+    state = None
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=False)
+    built_judge = judge.build(device) if judge is not None else None
+    for metrics, state in fit_model(model, cfg, from_arrays(arrays), built_judge, device, state):
+        with tempfile.TemporaryDirectory() as folder:
+            torch.save(state, Path(folder) / STATE_FILE)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def to_arrays(data: Data) -> dict:
+    """Data as numpy arrays, which Ray's object store shares between trials without copies."""
+    arrays = {"name": data.name, "notice": data.notice}
+    for part in ("train", "val", "test"):
+        split = getattr(data, part)
+        arrays[part] = (split.images.numpy(), split.labels.numpy())
+    return arrays
+
+
+def from_arrays(arrays: dict) -> Data:
+    # Arrays from the object store are read-only: copy them before torch owns them.
+    splits = {
+        part: Split(torch.from_numpy(np.array(arrays[part][0])), torch.from_numpy(np.array(arrays[part][1])))
+        for part in ("train", "val", "test")
+    }
+    return Data(arrays["name"], notice=arrays["notice"], **splits)
