@@ -22,6 +22,9 @@ class ConfigError(ValueError):
         self.problems = problems
         super().__init__("\n".join(f"  - {p}" for p in problems))
 
+    def __reduce__(self):  # keep the list when Ray sends the error from a trial to the driver
+        return type(self), (self.problems,)
+
 
 def parse_config(cls: type[C], values: Mapping[str, object]) -> C:
     """Build the config dataclass `cls` from `values`, or raise one `ConfigError` listing all problems."""

@@ -1,0 +1,21 @@
+# `make demo` and `make test` set up .venv themselves on a fresh clone.
+VENV := .venv
+BIN := $(VENV)/bin
+export SWEEPS_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: demo test clean
+
+$(BIN)/sweeps: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/sweeps
+	$(BIN)/sweeps train ae --limit 2000 --set epochs=3
+
+test: $(BIN)/sweeps
+	$(BIN)/python -m pytest -q --durations=10
+
+clean:
+	rm -rf $(VENV) *.egg-info
