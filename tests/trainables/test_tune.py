@@ -47,3 +47,24 @@ def test_unknown_config_key_fails_the_trial_naming_the_field(local_ray, tiny, tm
 def test_models_scored_by_the_judge_need_one(tiny):
     with pytest.raises(ValueError, match="load_judge"):
         build_trainable("gan", tiny)
+
+
+def test_a_failed_trial_resumes_from_its_last_checkpoint(local_ray, tiny, tmp_path):
+    from trainables.tune import to_arrays, train_trial
+
+    def crashes_once(config, **kwargs):
+        first_attempt = tune.get_checkpoint() is None
+        train_trial(config, **kwargs)
+        if first_attempt:
+            raise RuntimeError("the node went away")
+
+    tuner = tune.Tuner(
+        tune.with_parameters(crashes_once, model="ae", arrays=to_arrays(tiny), judge=None),
+        param_space={**FAST["ae"], "epochs": 2},
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path), verbose=0, failure_config=tune.FailureConfig(max_failures=1)
+        ),
+    )
+    [result] = tuner.fit()
+    assert result.error is None
+    assert list(result.metrics_dataframe["epoch"]) == [1, 2]  # restored at epoch 2: nothing trained twice
