@@ -1,7 +1,10 @@
 # `make demo` and `make test` set up .venv themselves on a fresh clone.
 VENV := .venv
 BIN := $(VENV)/bin
+# The offline copy beside the project, where there is one; else the CLI's default (./data).
+ifneq ($(wildcard ../shared/data),)
 export SWEEPS_DATA_DIR ?= $(abspath ../shared/data)
+endif
 
 .PHONY: demo test clean
 

@@ -28,7 +28,9 @@ def step_functions(images: torch.Tensor):
     denoiser = Autoencoder(dae.latent_dim, dae.activation)
     opt_dae = torch.optim.Adam(denoiser.parameters(), lr=dae.lr)
     generator, discriminator = Generator(gan.latent_dim), Discriminator(gan.dropout)
-    opt_g, opt_d = torch.optim.Adam(generator.parameters(), 2e-4), torch.optim.Adam(discriminator.parameters(), 2e-4)
+    betas = (gan.beta1, 0.999)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=gan.lr_g, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=gan.lr_d, betas=betas)
     model = GLO(len(images), glo.latent_dim, glo.latent_norm)
     opt_gg = torch.optim.Adam(model.generator.parameters(), lr=glo.lr_generator)
     opt_z = torch.optim.SparseAdam(model.latents.parameters(), lr=glo.lr_latent)
@@ -42,10 +44,13 @@ def step_functions(images: torch.Tensor):
             optimizer.step()
         return step
 
+    def train_gan(idx):
+        gan_step(generator, discriminator, opt_g, opt_d, tanh_images[idx], gan.latent_dim)
+
     return {
         "ae": (ae.batch_size, train_autoencoder(autoencoder, opt_ae, 0.0)),
         "dae": (dae.batch_size, train_autoencoder(denoiser, opt_dae, dae.noise_std)),
-        "gan": (gan.batch_size, lambda idx: gan_step(generator, discriminator, opt_g, opt_d, tanh_images[idx], 100)),
+        "gan": (gan.batch_size, train_gan),
         "glo": (glo.batch_size, lambda idx: glo_step(model, opt_gg, opt_z, images[idx], idx)),
     }
 

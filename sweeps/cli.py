@@ -9,9 +9,9 @@ import time
 
 from trainables.config import ConfigError, describe_fields, parse_config
 from trainables.data import DATASETS, DataError, load_data
+from trainables.registry import MODELS, fit_model, pick_device
 
 log = logging.getLogger("sweeps")
-MODEL_NAMES = ("ae", "dae", "gan", "glo")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except (ConfigError, DataError) as error:
-        print(f"sweeps {args.verb}: {type(error).__name__.replace('Error', '').lower()} error:\n{error}", file=sys.stderr)
+        kind = "config" if isinstance(error, ConfigError) else "data"
+        print(f"sweeps {args.verb}: {kind} error:\n{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -40,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=fields_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("model", choices=MODEL_NAMES)
+    train.add_argument("model", choices=list(MODELS))
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="a config field of the model (repeatable), e.g. --set epochs=1 --set latent_dim=16",
@@ -61,8 +62,6 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def fields_help() -> str:
-    from trainables.registry import MODELS
-
     lines = ["config fields (--set KEY=VALUE):"]
     for name, spec in MODELS.items():
         lines.append(f"  {name}:")
@@ -81,7 +80,6 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from trainables.judge import load_judge
-    from trainables.registry import MODELS, fit_model, pick_device
 
     spec = MODELS[args.model]
     cfg = parse_config(spec.config, parse_overrides(args.overrides))

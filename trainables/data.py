@@ -56,6 +56,8 @@ class Data:
         """The first `n` images of each partition (partitions are already shuffled)."""
         if n is None:
             return self
+        if n < 1:
+            raise DataError(f"limit must be a positive number of images, got {n}")
         return replace(self, train=self.train.head(n), val=self.val.head(n), test=self.test.head(n))
 
     @property
@@ -86,8 +88,6 @@ def load_data(
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
-    if limit is not None and limit < 1:
-        raise DataError(f"limit must be a positive number of images, got {limit}")
     if dataset == "digits":
         images, labels = load_digits_28()
         data = partition_single(

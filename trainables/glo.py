@@ -22,7 +22,8 @@ from trainables.state import batches, restore, seed_everything, snapshot
 
 @dataclass(config=STRICT_KEYS)
 class GLOConfig:
-    """The report's GLO: latent_dim 74 on the unit sphere, Adam lr 0.01 (latents) / 0.001 (generator), batch 32, 15 epochs."""
+    """The report's GLO: latent_dim 74 on the unit sphere, Adam lr 0.01 (latents) and 0.001 (generator),
+    batch 32, 15 epochs."""
 
     latent_dim: int = Field(74, ge=1, description="size of each image's latent vector")
     lr_latent: float = Field(0.01, gt=0, description="(sparse) Adam learning rate of the latents")
@@ -86,7 +87,7 @@ def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig) -
         train_mse = mse(data.train.images[seen.cpu()].to(device), to_pixels(model(seen)))
     val = data.val.head(cfg.encode_size)
     x = val.images.to(device)
-    z = encode(model.generator, x, cfg.latent_norm, cfg.encode_steps)
+    z = encode(model.generator, x, cfg.latent_dim, cfg.latent_norm, cfg.encode_steps)
     with torch.no_grad():
         x_hat = to_pixels(model.generator(z))
     noise = torch.Generator().manual_seed(EVAL_SEED)
@@ -100,12 +101,13 @@ def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig) -
     }
 
 
-def encode(generator: Generator, x: torch.Tensor, latent_norm: str, steps: int, lr: float = 0.05) -> torch.Tensor:
+def encode(
+    generator: Generator, x: torch.Tensor, latent_dim: int, latent_norm: str, steps: int, lr: float = 0.05
+) -> torch.Tensor:
     """Latents (B, d) whose images fit x (B, 1, 28, 28), found by Adam with the generator frozen."""
     generator.eval().requires_grad_(False)
-    d = generator.net[0].in_features
-    start = torch.randn(len(x), d, generator=torch.Generator().manual_seed(EVAL_SEED)).to(x.device)
-    z = normalise(start / d**0.5, latent_norm).requires_grad_(True)
+    start = torch.randn(len(x), latent_dim, generator=torch.Generator().manual_seed(EVAL_SEED)).to(x.device)
+    z = normalise(start / latent_dim**0.5, latent_norm).requires_grad_(True)
     optimizer = torch.optim.Adam([z], lr=lr)
     for _ in range(steps):
         loss = F.mse_loss(to_pixels(generator(z)), x)

@@ -77,3 +77,8 @@ def test_corrupt_file_is_a_clear_error(tmp_path):
 def test_unknown_dataset_lists_the_known_ones():
     with pytest.raises(DataError, match="mnist, fashion_mnist, digits"):
         load_data("cifar")
+
+
+def test_a_limit_below_one_is_a_clear_error(digits):
+    with pytest.raises(DataError, match="positive number of images, got 0"):
+        digits.limit(0)
