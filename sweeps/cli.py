@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
 
+from sweeps.spec import SweepError
 from trainables.config import ConfigError, describe_fields, parse_config
 from trainables.data import DATASETS, DataError, load_data
-from trainables.registry import MODELS, fit_model, pick_device
+from trainables.registry import MODELS, fit_model, pick_device, reported_metrics
 
 log = logging.getLogger("sweeps")
 
@@ -20,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.command(args)
-    except (ConfigError, DataError) as error:
-        kind = "config" if isinstance(error, ConfigError) else "data"
+    except (ConfigError, DataError, SweepError) as error:
+        kind = {ConfigError: "config", DataError: "data", SweepError: "sweep"}[type(error)]
         print(f"sweeps {args.verb}: {kind} error:\n{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -48,15 +50,55 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_data_arguments(train)
     train.set_defaults(command=run_train)
+
+    run = verbs.add_parser(
+        "run", help="run a sweep from a YAML sweep file on Ray Tune, guided by Optuna",
+        description="Validate a sweep file, then search the model's hyperparameters with Optuna on Ray Tune "
+        "(a local Ray unless --address is given). Results go to STORAGE/NAME.",
+    )
+    run.add_argument("file", help="sweep file, e.g. sweeps/specs/ae.yaml")
+    run.add_argument("--preset", help="a named set of overrides from the file's `presets`, e.g. smoke")
+    run.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a field of the sweep file by dotted path (repeatable), e.g. --set num_samples=4 "
+        "--set fixed.epochs=3 --set search.lr.high=0.1",
+    )
+    run.add_argument("--name", help="experiment name (default: MODEL-DATE-TIME)")
+    run.add_argument("--storage", default="runs", help="local folder, shared filesystem or s3:// URI (default: ./runs)")
+    run.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
+    run.add_argument("--check", action="store_true", help="only validate the sweep file and print it, resolved")
+    add_data_arguments(run, dataset=False)
+    run.set_defaults(command=run_run)
+
+    resume = verbs.add_parser(
+        "resume", help="go on with an interrupted sweep (driver killed, Ctrl-C, reboot)",
+        description="Continue a sweep: finished trials are kept, unfinished ones restart from their last "
+        "checkpoint, and the Optuna study goes on where it stopped. Errored trials are reported, not rerun.",
+    )
+    resume.add_argument("experiment", help="the experiment directory, e.g. runs/ae-20261127-101500")
+    resume.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT")
+    add_data_arguments(resume, dataset=False)
+    resume.set_defaults(command=run_resume)
+
+    status = verbs.add_parser("status", help="trials of one experiment by state, and the best so far",
+                              description="Show one experiment: running or interrupted, trials by state, best trial.")
+    status.add_argument("experiment", help="the experiment directory")
+    status.set_defaults(command=run_status)
+
+    listing = verbs.add_parser("list", help="every experiment under a storage path",
+                               description="One line per experiment under STORAGE: model, trials, best value.")
+    listing.add_argument("storage", nargs="?", default="runs", help="default: ./runs")
+    listing.set_defaults(command=run_list)
     return parser
 
 
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default: mnist")
+def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
+    if dataset:  # a sweep file names its dataset and limit in `data:`
+        parser.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default: mnist")
+        parser.add_argument("--limit", type=int, help="use only the first N images of each partition")
     parser.add_argument(
         "--data-dir", help="folder holding MNIST/raw/ or FashionMNIST/raw/ (default: $SWEEPS_DATA_DIR, else ./data)"
     )
-    parser.add_argument("--limit", type=int, help="use only the first N images of each partition")
     parser.add_argument("--download", action="store_true", help="download the dataset with torchvision if missing")
     parser.add_argument("--cache-dir", help="where the judge classifier is cached (default: $SWEEPS_CACHE_DIR)")
 
@@ -103,6 +145,115 @@ def run_train(args: argparse.Namespace) -> int:
 
 def format_value(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from sweeps.spec import dump_spec, load_spec
+
+    spec = load_spec(args.file, args.preset, args.overrides)
+    if args.check:
+        print(dump_spec(spec), end="")
+        return 0
+    from sweeps.launch import load_inputs, new_experiment, start_sweep
+
+    experiment = new_experiment(args.storage, args.name, spec.model)
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    with connected(args.address, experiment.log_file):
+        log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
+                 experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
+        results = start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
+    return report_results(results, spec)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from sweeps.launch import load_inputs, open_experiment, resume_sweep
+
+    experiment, spec = open_experiment(args.experiment)
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    with connected(args.address, experiment.log_file):
+        log.info("resuming %s", experiment.path)
+        results = resume_sweep(experiment, spec, data, judge)
+    return report_results(results, spec)
+
+
+@contextlib.contextmanager
+def connected(address: str | None, log_file):
+    """Ray for the duration of a sweep: a cluster at `address`, or a local one started (and stopped) here.
+    Ray's and Optuna's log messages go to `log_file`, not the terminal."""
+    import optuna
+    import ray
+
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    optuna.logging.disable_default_handler()
+    for name in ("ray", "optuna"):
+        logging.getLogger(name).handlers = [handler]  # in place of Ray's own, which prints to stderr
+        logging.getLogger(name).propagate = False
+    started = not ray.is_initialized()
+    if started:
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        except (ConnectionError, RuntimeError) as error:
+            raise SweepError(
+                f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
+                "--head`), check the address, or leave out --address to run on a local Ray"
+            ) from None
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def report_results(results, spec) -> int:
+    """The best trial, errored trials, and what to run next."""
+    from sweeps.progress import trial_outcome
+
+    path = results.experiment_path
+    metric, mode = spec.metric[0], spec.mode[0]
+    for result in results:
+        if result.error is not None:
+            print(f"errored: trial {result.path.rsplit('/', 1)[-1]}: {str(result.error).splitlines()[0]}"
+                  f" (log: {result.path}/error.txt)", file=sys.stderr)
+    done = [r for r in results if r.error is None and r.metrics and metric in r.metrics]
+    if not done:
+        print(f"no trial finished: see the errors above; `sweeps status {path}`", file=sys.stderr)
+        return 1
+    best = results.get_best_result(metric, mode, scope="all", filter_nan_and_inf=False)
+    history = best.metrics_dataframe
+    row = history.loc[history[metric].idxmin() if mode == "min" else history[metric].idxmax()]
+    searched = {name: best.config[name] for name in spec.search if name in best.config}
+    outcome = trial_outcome("TERMINATED", best.metrics, best.config.get("epochs", spec.epochs))
+    print(f"\nbest trial {best.path.rsplit('/', 1)[-1]} ({outcome}): {metric} {row[metric]:.4g} at epoch "
+          f"{int(row['epoch'])}")
+    print("  " + "  ".join(f"{k}={format_value(v)}" for k, v in searched.items()))
+    shown = [k for k in reported_metrics(spec.model, None) if k in history and k not in (metric, "time_this_iter_s")]
+    print("  " + "  ".join(f"{k} {format_value(row[k])}" for k in shown))
+    sets = " ".join(f"--set {k}={v}" for k, v in best.config.items())
+    if spec.data.dataset != "mnist":
+        sets += f" --dataset {spec.data.dataset}"
+    if spec.data.limit:
+        sets += f" --limit {spec.data.limit}"
+    print(f"\nresults: {path}\n  sweeps status {path}\n"
+          f"  python -c \"import analysis; print(analysis.load_experiment('{path}'))\"\n"
+          f"rerun the best config:\n  sweeps train {spec.model} {sets}")
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from analysis.results import describe_experiment
+
+    print(describe_experiment(args.experiment))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from analysis.results import list_experiments
+
+    table = list_experiments(args.storage)
+    print(table.to_string(index=False) if len(table) else f"no experiments under {args.storage}")
+    return 0
 
 
 if __name__ == "__main__":

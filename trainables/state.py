@@ -25,7 +25,15 @@ def snapshot(epoch: int, **parts) -> dict:
 def restore(state: dict, **parts) -> int:
     """Load a `snapshot` into the parts and the RNGs; returns the epoch it was taken after."""
     for name, part in parts.items():
-        part.load_state_dict(state[name])
+        if isinstance(part, torch.optim.Optimizer):
+            # The config's lr and betas win over the checkpoint's, so that population-based
+            # training's mutations (or a resumed run with a new lr) take effect.
+            settings = [{k: v for k, v in group.items() if k != "params"} for group in part.param_groups]
+            part.load_state_dict(state[name])
+            for group, setting in zip(part.param_groups, settings):
+                group.update(setting)
+        else:
+            part.load_state_dict(state[name])
     rng = state["rng"]
     random.setstate(rng["python"])
     np.random.set_state(rng["numpy"])

@@ -1,0 +1,107 @@
+"""Experiment directories -> pandas: the one module that reads Ray Tune's result files."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+
+import pandas as pd
+from pyarrow import fs
+
+from sweeps.launch import DRIVER_FILE, SWEEP_FILE, Experiment, open_experiment
+from sweeps.progress import trial_outcome
+from trainables.registry import reported_metrics
+
+FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
+
+
+def load_experiment(path: str) -> pd.DataFrame:
+    """One row per trial: trial_id, status, epochs, wall time, the last epoch's metrics, the best value of
+    the sweep's metric and its epoch, and `config/<name>` columns. Works while the sweep runs, too."""
+    from ray.tune import ExperimentAnalysis
+
+    experiment, spec = open_experiment(path)
+    metric, mode = spec.metric[0], spec.mode[0]
+    analysis = ExperimentAnalysis(experiment.path)
+    histories = analysis.trial_dataframes
+    rows = []
+    for trial in analysis.trials:
+        result = trial.last_result or {}
+        row = {
+            "trial_id": trial.trial_id,
+            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs)),
+            "epochs": result.get("epoch", 0),
+            "time_s": result.get("time_total_s", math.nan),
+        }
+        row.update({k: result[k] for k in reported_metrics(spec.model, None) if k in result and k != "time_total_s"})
+        history = histories.get(trial.trial_id)
+        if history is not None and metric in history and history[metric].notna().any():
+            best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
+            row[f"best_{metric}"], row["best_epoch"] = history.loc[best, metric], history.loc[best, "epoch"]
+        row.update({f"config/{k}": v for k, v in trial.config.items()})
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if f"best_{metric}" in table:
+        table = table.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last")
+    return table.reset_index(drop=True)
+
+
+def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) -> str:
+    """done, running (its driver is alive) or interrupted (resume it)."""
+    if len(trials) >= num_samples and trials["status"].isin(FINAL).all():
+        return "done"
+    driver = json.loads(experiment.read(DRIVER_FILE) or "{}")
+    if driver.get("host") == socket.gethostname():
+        try:
+            os.kill(driver["pid"], 0)
+            return f"running (driver pid {driver['pid']})"
+        except ProcessLookupError:
+            pass
+    elif driver:
+        return f"running or interrupted (driver on {driver.get('host')})"
+    return f"interrupted: `sweeps resume {experiment.path}` goes on with it"
+
+
+def describe_experiment(path: str, rows: int = 20) -> str:
+    """`sweeps status`: the sweep's state, trials by outcome, the best trial and the top of the trial table."""
+    experiment, spec = open_experiment(path)
+    table = load_experiment(path)
+    metric = spec.metric[0]
+    lines = [f"{experiment.path}: {spec.model}, {metric} ({spec.mode[0]}), {len(table)} of {spec.num_samples} trials"]
+    if table.empty:
+        return "\n".join(lines + ["no trial has started yet"])
+    lines.append(f"state: {sweep_state(experiment, table, spec.num_samples)}")
+    counts = table["status"].value_counts()
+    lines.append("trials: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    shown = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_s"]
+    shown += [f"config/{name}" for name in spec.search if f"config/{name}" in table]
+    view = table[[c for c in shown if c in table]].head(rows)
+    view.columns = [c.removeprefix("config/") for c in view.columns]
+    lines.append(view.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return "\n".join(lines)
+
+
+def list_experiments(storage: str) -> pd.DataFrame:
+    """`sweeps list`: one row per experiment under `storage` (a folder or a URI)."""
+    filesystem, root = fs.FileSystem.from_uri(storage if "://" in storage else os.path.abspath(storage))
+    try:
+        entries = filesystem.get_file_info(fs.FileSelector(root))
+    except FileNotFoundError:
+        return pd.DataFrame()
+    rows = []
+    for entry in sorted(entries, key=lambda e: e.path):
+        name = entry.path.rstrip("/").rsplit("/", 1)[-1]
+        path = f"{storage.rstrip('/')}/{name}"
+        if entry.type != fs.FileType.Directory or Experiment.at(path).read(SWEEP_FILE) is None:
+            continue
+        experiment, spec = open_experiment(path)
+        table = load_experiment(path)
+        best = table[f"best_{spec.metric[0]}"].iloc[0] if f"best_{spec.metric[0]}" in table else math.nan
+        rows.append({
+            "experiment": name, "model": spec.model, "metric": f"{spec.metric[0]} ({spec.mode[0]})",
+            "trials": f"{len(table)}/{spec.num_samples}", "best": best,
+            "state": sweep_state(experiment, table, spec.num_samples).split(":")[0] if len(table) else "starting",
+        })
+    return pd.DataFrame(rows)

@@ -1,0 +1,229 @@
+"""Running a sweep on a connected Ray: the experiment directory, data sent once, the Tuner, and resuming it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from pyarrow import fs
+from ray import tune
+
+from sweeps.progress import Progress
+from sweeps.search import build_scheduler, build_searcher, param_space
+from sweeps.spec import SweepError, SweepSpec, dump_spec, read_spec
+from trainables.data import Data, load_data
+from trainables.judge import load_judge
+from trainables.registry import MODELS
+from trainables.tune import build_trainable
+
+log = logging.getLogger(__name__)
+
+SWEEP_FILE = "sweep.yaml"  # the validated sweep file, presets and overrides applied
+ENVIRONMENT_FILE = "environment.json"  # package versions, git commit, data, command line
+DRIVER_FILE = "driver.json"  # which process runs the sweep, so `status` can tell running from interrupted
+STUDY_FILE = "optuna.journal"
+PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-learn", "numpy", "pandas", "pydantic")
+
+
+@dataclass
+class Experiment:
+    """Where one sweep's results live: `storage/name`, a local folder or a URI such as s3://bucket/runs/name."""
+
+    storage: str
+    name: str
+
+    @classmethod
+    def at(cls, path: str) -> Experiment:
+        path = path.rstrip("/")
+        storage, _, name = path.rpartition("/")
+        if "://" not in path:
+            resolved = Path(path).resolve()
+            storage, name = str(resolved.parent), resolved.name
+        return cls(storage, name)
+
+    @property
+    def path(self) -> str:
+        return f"{self.storage}/{self.name}"
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.storage
+
+    @property
+    def log_file(self) -> Path:
+        """The driver's log (Ray's and Optuna's messages): in the experiment, or beside the local journal."""
+        return Path(self.path) / "driver.log" if self.is_local else Path(self.study_journal).with_suffix(".log")
+
+    @property
+    def study_journal(self) -> str:
+        """A local file: the journal needs file locks, which object stores lack; synced up after each run."""
+        if self.is_local:
+            return f"{self.path}/{STUDY_FILE}"
+        folder = Path(os.environ.get("SWEEPS_CACHE_DIR", Path.home() / ".cache" / "latent-sweeps")) / "studies"
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder / f"{self.name}.journal")
+
+    def write(self, filename: str, text: str) -> None:
+        filesystem, path = fs.FileSystem.from_uri(self.path)
+        filesystem.create_dir(path, recursive=True)
+        with filesystem.open_output_stream(f"{path}/{filename}") as out:
+            out.write(text.encode())
+
+    def read(self, filename: str) -> str | None:
+        filesystem, path = fs.FileSystem.from_uri(self.path)
+        try:
+            with filesystem.open_input_stream(f"{path}/{filename}") as stream:
+                return stream.read().decode()
+        except FileNotFoundError:
+            return None
+
+    def sync_study(self, up: bool) -> None:
+        """Copy the local journal into (up) or out of a remote experiment directory."""
+        if self.is_local:
+            return
+        remote = f"{self.path}/{STUDY_FILE}"
+        source, target = (self.study_journal, remote) if up else (remote, self.study_journal)
+        try:
+            fs.copy_files(source, target)
+        except FileNotFoundError:
+            pass
+
+
+def new_experiment(storage: str, name: str | None, model: str) -> Experiment:
+    """A fresh experiment under `storage`: STORAGE/NAME, by default STORAGE/MODEL-DATE-TIME."""
+    storage = storage if "://" in storage else str(Path(storage).resolve())
+    experiment = Experiment(storage, name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if experiment.read(SWEEP_FILE) is not None:
+        raise SweepError(f"{experiment.path} already holds a sweep: `sweeps resume {experiment.path}` to go on with"
+                         " it, or choose another --name")
+    return experiment
+
+
+def open_experiment(path: str) -> tuple[Experiment, SweepSpec]:
+    """An existing experiment and its validated sweep file."""
+    experiment = Experiment.at(path)
+    text = experiment.read(SWEEP_FILE)
+    if text is None:
+        raise SweepError(f"no sweep at {path} (no {SWEEP_FILE}): give an experiment directory, see `sweeps list`")
+    return experiment, read_spec(text, f"{experiment.path}/{SWEEP_FILE}")
+
+
+def load_inputs(spec: SweepSpec, data_dir, cache_dir, download: bool):
+    """The (limited) data and, for GAN and GLO, the judge trained on the full training partition."""
+    full = load_data(spec.data.dataset, data_dir, download=download)
+    judge = load_judge(full, cache_dir) if MODELS[spec.model].needs_judge else None
+    if judge is not None:
+        log.info("judge: test accuracy %.2f%%", 100 * judge.accuracy)
+    return full.limit(spec.data.limit), judge
+
+
+def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):
+    """Record the sweep file and environment, then run the sweep on the connected Ray; returns Tune's ResultGrid."""
+    experiment.write(SWEEP_FILE, dump_spec(spec))
+    experiment.write(ENVIRONMENT_FILE, json.dumps(describe_environment(data, command), indent=2))
+    single = len(spec.metric) == 1
+    tuner = tune.Tuner(
+        trainable(spec, data, judge),
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(
+            metric=spec.metric[0] if single else None,
+            mode=spec.mode[0] if single else None,
+            search_alg=build_searcher(spec, experiment.study_journal, experiment.name),
+            scheduler=build_scheduler(spec),
+            num_samples=spec.num_samples,
+            time_budget_s=spec.time_budget_s,
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=experiment.name,
+            storage_path=experiment.storage,
+            checkpoint_config=tune.CheckpointConfig(
+                # The best checkpoint by the sweep's metric; Tune keeps the latest one besides.
+                num_to_keep=1, checkpoint_score_attribute=spec.metric[0], checkpoint_score_order=spec.mode[0],
+            ),
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs)],
+            verbose=0,
+        ),
+    )
+    return fit(experiment, tuner)
+
+
+def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge):
+    """Go on with an interrupted sweep: finished trials stay, unfinished ones restart from their last checkpoints.
+
+    Errored trials already used their retries: they are reported, not rerun (and Ray 2.60's
+    restart_errored=True with OptunaSearch crashes the driver)."""
+    recorded = json.loads(experiment.read(ENVIRONMENT_FILE) or "{}").get("data", {})
+    if recorded.get("fingerprint") not in (None, data.fingerprint):
+        raise SweepError(f"the data differs from the sweep's ({recorded['fingerprint']} when it started, "
+                         f"{data.fingerprint} now): give the --data-dir it started with")
+    experiment.sync_study(up=False)
+    tuner = tune.Tuner.restore(experiment.path, trainable(spec, data, judge), resume_unfinished=True,
+                               resume_errored=False, restart_errored=False)
+    return fit(experiment, tuner)
+
+
+def trainable(spec: SweepSpec, data: Data, judge):
+    resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
+    return tune.with_resources(build_trainable(spec.model, data, judge), resources)
+
+
+def fit(experiment: Experiment, tuner: tune.Tuner):
+    # Tune's experiment state is saved every second, not adaptively, so a killed driver loses almost
+    # nothing; Tune's own progress table gives way to the one-line `Progress`.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    driver = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    experiment.write(DRIVER_FILE, json.dumps(driver))
+    try:
+        return tuner.fit()
+    finally:
+        experiment.sync_study(up=True)
+
+
+def trial_dirname(trial) -> str:
+    return trial.trial_id
+
+
+def describe_environment(data: Data, command: list[str]) -> dict:
+    """What a rerun needs to reproduce this sweep: versions, code commit, data and the command."""
+    versions = {}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "command": command,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "packages": versions,
+        "git": git_state(),
+        "data": {
+            "name": data.name, "fingerprint": data.fingerprint, "notice": data.notice,
+            "train": len(data.train), "val": len(data.val), "test": len(data.test),
+        },
+    }
+
+
+def git_state() -> dict | None:
+    """Commit and whether the working tree had changes, where the code runs from a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        return None
+    run = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()  # noqa: E731
+    return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain"))}

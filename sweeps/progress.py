@@ -1,0 +1,63 @@
+"""A one-line view of a running sweep, in place of Tune's full trial table."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from ray import tune
+
+
+def trial_outcome(status: str, result: dict, epochs: int) -> str:
+    """What became of a trial: running, pending, finished, stopped (early), diverged, errored or paused."""
+    if status == "ERROR":
+        return "errored"
+    if status == "TERMINATED":
+        if result.get("diverged"):
+            return "diverged"
+        return "finished" if result.get("epoch", 0) >= epochs else "stopped"
+    return status.lower()
+
+
+class Progress(tune.Callback):
+    """Prints trials by outcome, the best value so far and the elapsed time, when something changes."""
+
+    def __init__(self, metric: str, mode: str, epochs: int, every_s: float = 30.0):
+        self.metric, self.mode, self.epochs, self.every_s = metric, mode, epochs, every_s
+        self.best: tuple[float, str, int] | None = None
+
+    def setup(self, **info) -> None:
+        self.start, self.last_line, self.last_time = time.monotonic(), "", 0.0
+
+    def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        value = result.get(self.metric)
+        if not isinstance(value, (int, float)) or math.isnan(value):
+            return
+        sign = 1 if self.mode == "min" else -1
+        if self.best is None or sign * value < sign * self.best[0]:
+            self.best = (value, trial.trial_id, result.get("epoch", 0))
+
+    def on_step_end(self, iteration, trials, **info) -> None:
+        line = self.summary(trials)
+        now = time.monotonic()
+        if line != self.last_line or now - self.last_time >= self.every_s:
+            print(f"[{format_duration(now - self.start)}] {line}", flush=True)
+            self.last_line, self.last_time = line, now
+
+    def summary(self, trials) -> str:
+        counts: dict[str, int] = {}
+        for trial in trials:
+            outcome = trial_outcome(trial.status, trial.last_result or {}, trial.config.get("epochs", self.epochs))
+            counts[outcome] = counts.get(outcome, 0) + 1
+        order = ["running", "pending", "paused", "finished", "stopped", "diverged", "errored"]
+        shown = " · ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "starting"
+        if self.best is not None:
+            value, trial_id, epoch = self.best
+            shown += f" | best {self.metric} {value:.4g} (trial {trial_id}, epoch {epoch})"
+        return shown
+
+
+def format_duration(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"

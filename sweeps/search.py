@@ -1,0 +1,127 @@
+"""How a sweep searches: Optuna's define-by-run space and study, and the early-stopping scheduler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from sweeps.spec import SweepSpec
+
+
+class SearchSpace:
+    """Define-by-run: suggest each searched parameter whose `when` holds, and return the fixed values."""
+
+    def __init__(self, spec: SweepSpec):
+        self.search = {name: param.model_dump() for name, param in spec.search.items()}
+        self.fixed = dict(spec.fixed)
+
+    def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
+        chosen: dict[str, Any] = {}
+        for name, p in self.search.items():
+            if not holds(p["when"], chosen):
+                continue  # the trainable takes the field's default
+            if p["type"] == "int":
+                chosen[name] = trial.suggest_int(name, p["low"], p["high"], step=p["step"], log=p["log"])
+            elif p["type"] == "float":
+                chosen[name] = trial.suggest_float(name, p["low"], p["high"], step=p["step"], log=p["log"])
+            else:
+                chosen[name] = trial.suggest_categorical(name, p["choices"])
+        return self.fixed
+
+
+def holds(when: dict | None, chosen: dict) -> bool:
+    return all(chosen.get(name) in (v if isinstance(v, list) else [v]) for name, v in (when or {}).items())
+
+
+class StudySearch(OptunaSearch):
+    """OptunaSearch that survives a restarted driver.
+
+    After `sweeps resume`, Tune may report results of a trial the study already closed (it finished
+    just before the driver died) or never knew (an errored trial): Ray's OptunaSearch raises on
+    both, which would end the sweep, so such results are left out of the study instead.
+    """
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if self.is_open(trial_id):
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if self.is_open(trial_id):
+            super().on_trial_complete(trial_id, result, error)
+
+    def is_open(self, trial_id: str) -> bool:
+        trial = self._ot_trials.get(trial_id)
+        if trial is None:
+            return False
+        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        return any(t.number == trial.number for t in running)
+
+
+def open_study_storage(journal: str) -> optuna.storages.JournalStorage:
+    """The study as an append-only journal file, which `optuna-dashboard` and `optuna.load_study` open."""
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+
+
+def build_searcher(spec: SweepSpec, journal: str, study_name: str) -> Searcher:
+    if spec.scheduler.type == "pbt":
+        # Population-based training mutates trials itself and takes no search algorithm: the first
+        # population is drawn at random from the same space.
+        return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.max_concurrent or 0)
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed,
+        # Optuna's default of 10 random trials is most of a short sweep.
+        n_startup_trials=min(10, max(3, spec.num_samples // 4)),
+        # Trials running side by side: pretend the running ones scored badly, so TPE spreads them out.
+        constant_liar=spec.max_concurrent != 1,
+    )
+    single = len(spec.metric) == 1
+    searcher = StudySearch(
+        space=SearchSpace(spec),
+        metric=spec.metric[0] if single else spec.metric,
+        mode=spec.mode[0] if single else spec.mode,
+        sampler=sampler,
+        storage=open_study_storage(journal),
+        study_name=study_name,
+    )
+    return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
+
+
+def build_scheduler(spec: SweepSpec) -> FIFOScheduler:
+    scheduler = spec.scheduler
+    if scheduler.type == "asha":
+        return ASHAScheduler(
+            time_attr="epoch", max_t=scheduler.max_t or spec.epochs,
+            grace_period=scheduler.grace_period, reduction_factor=scheduler.reduction_factor,
+        )
+    if scheduler.type == "pbt":
+        return PopulationBasedTraining(
+            time_attr="epoch", perturbation_interval=scheduler.perturbation_interval,
+            hyperparam_mutations=tune_space(spec), quantile_fraction=scheduler.quantile_fraction,
+            resample_probability=scheduler.resample_probability,
+        )
+    return FIFOScheduler()
+
+
+def tune_space(spec: SweepSpec) -> dict[str, Any]:
+    """The search space in Tune's own terms, for population-based training."""
+    space = {}
+    for name, p in spec.search.items():
+        if p.type == "categorical":
+            space[name] = tune.choice(p.choices)
+        elif p.type == "int":
+            space[name] = tune.lograndint(p.low, p.high + 1) if p.log else tune.qrandint(p.low, p.high, p.step)
+        elif p.log:
+            space[name] = tune.loguniform(p.low, p.high)
+        else:
+            space[name] = tune.quniform(p.low, p.high, p.step) if p.step else tune.uniform(p.low, p.high)
+    return space
+
+
+def param_space(spec: SweepSpec) -> dict[str, Any]:
+    """Tuner's param_space: empty for Optuna, which returns the fixed values from its define-by-run space."""
+    return {**tune_space(spec), **spec.fixed} if spec.scheduler.type == "pbt" else {}
