@@ -186,14 +186,19 @@ def connected(address: str | None, log_file):
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for terminal in root.handlers:
+        terminal.addFilter(lambda record: not record.name.startswith(("ray", "optuna")))
+    root.addHandler(handler)
+    logging.getLogger("ray").propagate = True  # Ray sends its messages to its own stderr handler otherwise
     optuna.logging.disable_default_handler()
-    for name in ("ray", "optuna"):
-        logging.getLogger(name).handlers = [handler]  # in place of Ray's own, which prints to stderr
-        logging.getLogger(name).propagate = False
+    optuna.logging.enable_propagation()
     started = not ray.is_initialized()
     if started:
         try:
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+            # "local" starts a new Ray even where another runs on this machine: --address joins one.
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
         except (ConnectionError, RuntimeError) as error:
             raise SweepError(
                 f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
@@ -204,6 +209,7 @@ def connected(address: str | None, log_file):
     finally:
         if started:
             ray.shutdown()
+        root.removeHandler(handler)
 
 
 def report_results(results, spec) -> int:

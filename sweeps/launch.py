@@ -148,10 +148,7 @@ def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, comm
         run_config=tune.RunConfig(
             name=experiment.name,
             storage_path=experiment.storage,
-            checkpoint_config=tune.CheckpointConfig(
-                # The best checkpoint by the sweep's metric; Tune keeps the latest one besides.
-                num_to_keep=1, checkpoint_score_attribute=spec.metric[0], checkpoint_score_order=spec.mode[0],
-            ),
+            checkpoint_config=checkpoint_config(spec),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs)],
             verbose=0,
@@ -173,6 +170,16 @@ def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge):
     tuner = tune.Tuner.restore(experiment.path, trainable(spec, data, judge), resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
     return fit(experiment, tuner)
+
+
+def checkpoint_config(spec: SweepSpec) -> tune.CheckpointConfig:
+    if spec.scheduler.type == "pbt":
+        # Exploiting trials copy another trial's latest checkpoint while it trains on: keep two.
+        return tune.CheckpointConfig(num_to_keep=None)
+    # The best checkpoint by the sweep's metric; Tune keeps the latest one besides.
+    return tune.CheckpointConfig(
+        num_to_keep=1, checkpoint_score_attribute=spec.metric[0], checkpoint_score_order=spec.mode[0]
+    )
 
 
 def trainable(spec: SweepSpec, data: Data, judge):

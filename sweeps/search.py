@@ -46,6 +46,15 @@ class StudySearch(OptunaSearch):
     both, which would end the sweep, so such results are left out of the study instead.
     """
 
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        # Trials the study handed out after Tune's last snapshot belong to no Tune trial: close them
+        # as failed, as Optuna does with stale trials, so that none stays "running" for ever.
+        known = {trial.number for trial in self._ot_trials.values()}
+        for trial in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if trial.number not in known:
+                self._ot_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if self.is_open(trial_id):
             super().on_trial_result(trial_id, result)

@@ -212,7 +212,8 @@ def validate_spec(raw: dict) -> SweepSpec:
         problems += check_against_model(raw)
     if spec is not None and not problems:
         problems += check_scheduler(spec)
-        spec.mode = spec.mode or [reported_metrics(spec.model, None)[m] for m in spec.metric]
+        known = reported_metrics(spec.model, parse_config(MODELS[spec.model].config, spec.fixed))
+        spec.mode = spec.mode or [known[m] for m in spec.metric]
     if problems:
         raise ConfigError(problems)
     return spec
@@ -227,6 +228,10 @@ def describe(error: dict) -> str:
     loc = [str(part) for part in error["loc"] if part not in sum(TAGS.values(), [])]
     field = ".".join(loc)
     if error["type"] == "extra_forbidden":
+        if loc[0] == "scheduler":
+            kind = error["loc"][1]
+            return (f"`{field}` is not a setting of the {kind} scheduler: remove it, or replace the whole section,"
+                    f" e.g. --set 'scheduler={{type: {kind}}}'")
         return unknown_key(field)
     if error["type"] == "missing":
         return f"`{field}` is missing: add it (see sweeps/specs/*.yaml for examples)"

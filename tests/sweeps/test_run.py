@@ -1,0 +1,158 @@
+"""`sweeps run / resume / status / list` end to end: a real local Ray, a real Optuna study, real data."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from analysis import load_experiment
+from sweeps.cli import main
+from sweeps.launch import STUDY_FILE
+
+SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
+pytestmark = pytest.mark.ray
+
+
+def load_study(experiment: Path) -> optuna.Study:
+    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(experiment / STUDY_FILE)))
+    return optuna.load_study(study_name=experiment.name, storage=storage)
+
+
+@pytest.fixture
+def sweep(local_ray, data_dir, cache_dir, tmp_path, capsys):
+    """Runs `sweeps run` in this process, on the session's Ray; returns (exit status, experiment, stdout)."""
+
+    def run(spec: str, *args: str, name: str = "exp"):
+        status = main(["run", str(SPECS / spec), "--storage", str(tmp_path), "--name", name,
+                       "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), *args])
+        return status, tmp_path / name, capsys.readouterr().out
+
+    return run
+
+
+@pytest.mark.parametrize("model", ["ae", "dae", "gan", "glo"])
+def test_smoke_sweep_of_each_model(model, sweep, mnist_judge):
+    status, experiment, out = sweep(f"{model}.yaml", "--preset", "smoke")
+    assert status == 0, out
+    trials = load_experiment(str(experiment))
+    assert len(trials) == 2 and set(trials["status"]) == {"finished"}
+    spec = yaml.safe_load((experiment / "sweep.yaml").read_text())
+    best = trials[f"best_{spec['metric'][0]}"]
+    assert best.map(math.isfinite).all()
+    assert {"sweep.yaml", "environment.json", "driver.log", STUDY_FILE} <= {p.name for p in experiment.iterdir()}
+    study = load_study(experiment)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert sorted(t.value for t in study.trials) in (sorted(best), sorted(best)[::-1])
+    assert f"best trial {trials['trial_id'][0]}" in out and f"sweeps train {model} --set" in out
+
+
+def test_asha_stops_the_worse_trials_early(sweep):
+    status, experiment, _ = sweep(
+        "ae.yaml", "--set", "num_samples=6", "--set", "max_concurrent=1", "--set", "fixed.epochs=4",
+        "--set", "data.limit=300", "--set", "scheduler.grace_period=1", "--set", "scheduler.reduction_factor=2",
+    )
+    trials = load_experiment(str(experiment))
+    assert status == 0 and len(trials) == 6
+    stopped = trials[trials["status"] == "stopped"]
+    assert len(stopped) >= 1 and (stopped["epochs"] < 4).all()
+    assert (trials[trials["status"] == "finished"]["epochs"] == 4).all()
+    assert len(load_study(experiment).trials) == 6
+
+
+def test_the_same_seed_gives_the_same_configs(sweep):
+    def configs(seed: int, name: str) -> list[dict]:
+        status, experiment, _ = sweep("ae.yaml", "--set", "num_samples=4", "--set", "max_concurrent=1",
+                                      "--set", "fixed.epochs=1", "--set", "data.limit=100", "--set", f"seed={seed}",
+                                      "--set", "scheduler={type: none}",
+                                      name=name)
+        assert status == 0
+        return [t.params for t in sorted(load_study(experiment).trials, key=lambda t: t.number)]
+
+    first = configs(7, "a")
+    assert configs(7, "b") == first
+    assert configs(8, "c") != first
+
+
+def test_diverged_trials_are_recorded_and_the_sweep_goes_on(sweep, mnist_judge, tmp_path):
+    status, experiment, out = sweep(
+        "gan.yaml", "--preset", "smoke", "--set", "fixed.epochs=3", "--set", "fixed.lr_g=1e10",
+        "--set", "fixed.lr_d=1e10", "--set", "search={beta1: {type: float, low: 0.1, high: 0.9}}",
+    )
+    trials = load_experiment(str(experiment))
+    assert status == 0 and list(trials["status"]) == ["diverged", "diverged"]
+    assert (trials["epochs"] == 1).all() and (trials["fid"] == math.inf).all()
+    assert main(["status", str(experiment)]) == 0
+
+
+def test_status_and_list(sweep, capsys, tmp_path):
+    sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100", name="one")
+    assert main(["status", str(tmp_path / "one")]) == 0
+    out = capsys.readouterr().out
+    assert "state: done" in out and "2 finished" in out and "best_val_mse" in out
+    assert main(["list", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    assert "one" in listing and "2/2" in listing
+    assert main(["status", str(tmp_path / "nothing")]) == 2
+
+
+def test_a_sweep_name_is_not_reused(sweep):
+    assert sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100")[0] == 0
+    status, experiment, _ = sweep("ae.yaml", "--preset", "smoke")
+    assert status == 2
+
+
+def test_killed_driver_resumes_without_losing_or_repeating_trials(data_dir, tmp_path):
+    """SIGKILL the driver once a trial has finished; `sweeps resume` finishes the rest exactly once."""
+    experiment = tmp_path / "killed"
+    epochs, samples = 4, 4
+    command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", str(tmp_path),
+               "--name", "killed", "--data-dir", str(data_dir), "--set", f"num_samples={samples}",
+               "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2"]
+    log = tmp_path / "run.out"
+    with log.open("w") as out:
+        driver = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while "1 finished" not in log.read_text():
+            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(1.5)  # Tune snapshots the experiment every second: let it record the finished trial
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait()
+    finally:
+        with_session_killed(driver.pid)
+    before = load_experiment(str(experiment))
+    finished = before[before["status"] == "finished"]
+    assert 1 <= len(finished) < samples
+    finished_rows = {t: (experiment / t / "progress.csv").read_text() for t in finished["trial_id"]}
+
+    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", str(experiment), "--data-dir", str(data_dir)],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    after = load_experiment(str(experiment))
+    assert len(after) == samples and after["trial_id"].is_unique
+    assert set(after["status"]) == {"finished"} and (after["epochs"] == epochs).all()
+    for trial_id, rows in finished_rows.items():  # finished trials were not run again
+        assert (experiment / trial_id / "progress.csv").read_text() == rows
+    for trial_id in after["trial_id"]:  # nothing restarted from epoch 0, every epoch is there
+        history = (experiment / trial_id / "progress.csv").read_text().splitlines()[1:]
+        epochs_seen = [int(row.split(",")[0]) for row in history]
+        assert epochs_seen.count(1) == 1 and set(epochs_seen) == set(range(1, epochs + 1))
+    study = load_study(experiment)
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == samples and "RUNNING" not in states
+
+
+def with_session_killed(pid: int) -> None:
+    """Whatever the killed driver left behind (Ray's own processes) goes too."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
