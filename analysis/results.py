@@ -33,9 +33,9 @@ def load_experiment(path: str) -> pd.DataFrame:
             "trial_id": trial.trial_id,
             "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs)),
             "epochs": result.get("epoch", 0),
-            "time_s": result.get("time_total_s", math.nan),
+            "time_total_s": result.get("time_total_s", math.nan),
         }
-        row.update({k: result[k] for k in reported_metrics(spec.model, None) if k in result and k != "time_total_s"})
+        row.update({k: result[k] for k in reported_metrics(spec.model, None) if k in result})
         history = histories.get(trial.trial_id)
         if history is not None and metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
@@ -46,6 +46,16 @@ def load_experiment(path: str) -> pd.DataFrame:
     if f"best_{metric}" in table:
         table = table.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last")
     return table.reset_index(drop=True)
+
+
+def pareto_front(trials: pd.DataFrame, metrics: list[str], modes: list[str]) -> pd.DataFrame:
+    """The trials no other trial beats on every metric at once (each metric by its mode)."""
+    signs = [1 if mode == "min" else -1 for mode in modes]
+    scores = trials[metrics].to_numpy() * signs  # lower is better in every column now
+    dominated = [
+        any((other <= row).all() and (other < row).any() for other in scores) for row in scores
+    ]
+    return trials[[not d for d in dominated]]
 
 
 def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) -> str:
@@ -75,7 +85,7 @@ def describe_experiment(path: str, rows: int = 20) -> str:
     lines.append(f"state: {sweep_state(experiment, table, spec.num_samples)}")
     counts = table["status"].value_counts()
     lines.append("trials: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
-    shown = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_s"]
+    shown = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_total_s"]
     shown += [f"config/{name}" for name in spec.search if f"config/{name}" in table]
     view = table[[c for c in shown if c in table]].head(rows)
     view.columns = [c.removeprefix("config/") for c in view.columns]

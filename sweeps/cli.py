@@ -154,15 +154,16 @@ def run_run(args: argparse.Namespace) -> int:
     if args.check:
         print(dump_spec(spec), end="")
         return 0
-    from sweeps.launch import load_inputs, new_experiment, start_sweep
+    from sweeps.launch import check_resources, load_inputs, new_experiment, start_sweep
 
     experiment = new_experiment(args.storage, args.name, spec.model)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
     with connected(args.address, experiment.log_file):
+        check_resources(spec, autoscaling=args.address is not None)
         log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
                  experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
-        results = start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
-    return report_results(results, spec)
+        start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
+    return report_results(experiment, spec)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -172,8 +173,8 @@ def run_resume(args: argparse.Namespace) -> int:
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
     with connected(args.address, experiment.log_file):
         log.info("resuming %s", experiment.path)
-        results = resume_sweep(experiment, spec, data, judge)
-    return report_results(results, spec)
+        resume_sweep(experiment, spec, data, judge)
+    return report_results(experiment, spec)
 
 
 @contextlib.contextmanager
@@ -196,10 +197,11 @@ def connected(address: str | None, log_file):
     started = not ray.is_initialized()
     if started:
         try:
+            check_reachable(address)
             # "local" starts a new Ray even where another runs on this machine: --address joins one.
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
-        except (ConnectionError, RuntimeError) as error:
+        except (ConnectionError, RuntimeError, OSError) as error:
             raise SweepError(
                 f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
                 "--head`), check the address, or leave out --address to run on a local Ray"
@@ -212,38 +214,57 @@ def connected(address: str | None, log_file):
         root.removeHandler(handler)
 
 
-def report_results(results, spec) -> int:
-    """The best trial, errored trials, and what to run next."""
-    from sweeps.progress import trial_outcome
+def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail in seconds where nothing listens at HOST:PORT; Ray itself retries for minutes."""
+    import socket
 
-    path = results.experiment_path
-    metric, mode = spec.metric[0], spec.mode[0]
-    for result in results:
-        if result.error is not None:
-            print(f"errored: trial {result.path.rsplit('/', 1)[-1]}: {str(result.error).splitlines()[0]}"
-                  f" (log: {result.path}/error.txt)", file=sys.stderr)
-    done = [r for r in results if r.error is None and r.metrics and metric in r.metrics]
-    if not done:
-        print(f"no trial finished: see the errors above; `sweeps status {path}`", file=sys.stderr)
+    if address in (None, "auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=timeout_s):
+        pass
+
+
+def report_results(experiment, spec) -> int:
+    """Trials by outcome, errored trials, the best trial, and what to run next."""
+    import json
+
+    from analysis.results import FINAL, load_experiment, pareto_front
+
+    path, metric = experiment.path, spec.metric[0]
+    table = load_experiment(path)
+    for trial_id in table.loc[table["status"] == "errored", "trial_id"]:
+        error = experiment.read(f"{trial_id}/error.txt") or "no error.txt"
+        print(f"errored: trial {trial_id}: {error.strip().splitlines()[-1]} (see {path}/{trial_id}/error.txt)",
+              file=sys.stderr)
+    counts = table["status"].value_counts() if len(table) else {}
+    print(f"\n{len(table)} of {spec.num_samples} trials: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    scored = table.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in table else table.iloc[:0]
+    if scored.empty:
+        print(f"no trial reported {metric}: see the errors above, and {experiment.log_file}", file=sys.stderr)
         return 1
-    best = results.get_best_result(metric, mode, scope="all", filter_nan_and_inf=False)
-    history = best.metrics_dataframe
-    row = history.loc[history[metric].idxmin() if mode == "min" else history[metric].idxmax()]
-    searched = {name: best.config[name] for name in spec.search if name in best.config}
-    outcome = trial_outcome("TERMINATED", best.metrics, best.config.get("epochs", spec.epochs))
-    print(f"\nbest trial {best.path.rsplit('/', 1)[-1]} ({outcome}): {metric} {row[metric]:.4g} at epoch "
-          f"{int(row['epoch'])}")
-    print("  " + "  ".join(f"{k}={format_value(v)}" for k, v in searched.items()))
-    shown = [k for k in reported_metrics(spec.model, None) if k in history and k not in (metric, "time_this_iter_s")]
-    print("  " + "  ".join(f"{k} {format_value(row[k])}" for k in shown))
-    sets = " ".join(f"--set {k}={v}" for k, v in best.config.items())
-    if spec.data.dataset != "mnist":
-        sets += f" --dataset {spec.data.dataset}"
-    if spec.data.limit:
-        sets += f" --limit {spec.data.limit}"
+    best = scored.iloc[0]
+    config = json.loads(experiment.read(f"{best['trial_id']}/params.json"))
+    print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
+          f"{int(best['best_epoch'])}")
+    print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
+    shown = [k for k in reported_metrics(spec.model, None) if k in best and k not in (metric, "time_this_iter_s")]
+    print("  last epoch: " + "  ".join(f"{k} {format_value(best[k])}" for k in shown))
+    if len(spec.metric) > 1:
+        front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)
+        columns = ["trial_id", *spec.metric, *(f"config/{k}" for k in spec.search if f"config/{k}" in front)]
+        print(f"Pareto front of {' and '.join(spec.metric)} ({len(front)} trials, last epochs):")
+        print(front[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    rerun = " ".join(f"--set {k}={v}" for k, v in config.items())
+    rerun += f" --dataset {spec.data.dataset}" if spec.data.dataset != "mnist" else ""
+    rerun += f" --limit {spec.data.limit}" if spec.data.limit else ""
     print(f"\nresults: {path}\n  sweeps status {path}\n"
           f"  python -c \"import analysis; print(analysis.load_experiment('{path}'))\"\n"
-          f"rerun the best config:\n  sweeps train {spec.model} {sets}")
+          f"rerun the best config:\n  sweeps train {spec.model} {rerun}")
+    if len(table) < spec.num_samples or not table["status"].isin(FINAL).all():
+        print(f"\nstopped before every trial finished (Ctrl-C, or the time budget): `sweeps resume {path}` "
+              "goes on with it", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -172,6 +172,21 @@ def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge):
     return fit(experiment, tuner)
 
 
+def check_resources(spec: SweepSpec, autoscaling: bool) -> None:
+    """A trial asking for more than the connected Ray has would wait for ever: say so now."""
+    import ray
+
+    available = ray.cluster_resources()
+    for key, need in (("CPU", spec.resources.cpu), ("GPU", spec.resources.gpu)):
+        have = available.get(key, 0)
+        if need > have:
+            problem = f"each trial asks for resources.{key.lower()}: {need:g}, and this Ray cluster has {have:g} {key}s"
+            if not autoscaling:
+                raise SweepError(f"{problem}: lower it (--set resources.{key.lower()}={have:g}), or run on a "
+                                 "cluster that has them (--address)")
+            log.warning("%s: trials wait until the cluster adds nodes that have them", problem)
+
+
 def checkpoint_config(spec: SweepSpec) -> tune.CheckpointConfig:
     if spec.scheduler.type == "pbt":
         # Exploiting trials copy another trial's latest checkpoint while it trains on: keep two.

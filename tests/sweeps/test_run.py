@@ -27,12 +27,13 @@ def load_study(experiment: Path) -> optuna.Study:
 
 @pytest.fixture
 def sweep(local_ray, data_dir, cache_dir, tmp_path, capsys):
-    """Runs `sweeps run` in this process, on the session's Ray; returns (exit status, experiment, stdout)."""
+    """Runs `sweeps run` in this process, on the session's Ray; returns (exit status, experiment, output)."""
 
     def run(spec: str, *args: str, name: str = "exp"):
         status = main(["run", str(SPECS / spec), "--storage", str(tmp_path), "--name", name,
                        "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), *args])
-        return status, tmp_path / name, capsys.readouterr().out
+        captured = capsys.readouterr()
+        return status, tmp_path / name, captured.out + captured.err
 
     return run
 
@@ -91,6 +92,14 @@ def test_diverged_trials_are_recorded_and_the_sweep_goes_on(sweep, mnist_judge, 
     assert main(["status", str(experiment)]) == 0
 
 
+def test_multi_objective_sweep_keeps_both_values(sweep):
+    status, experiment, output = sweep("ae.yaml", "--preset", "smoke", "--set", "metric=[val_mse, time_total_s]",
+                                       "--set", "scheduler={type: none}", "--set", "data.limit=100")
+    study = load_study(experiment)
+    assert status == 0 and [d.name for d in study.directions] == ["MINIMIZE", "MINIMIZE"]
+    assert all(len(t.values) == 2 for t in study.trials) and "Pareto front of val_mse and time_total_s" in output
+
+
 def test_status_and_list(sweep, capsys, tmp_path):
     sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100", name="one")
     assert main(["status", str(tmp_path / "one")]) == 0
@@ -100,6 +109,12 @@ def test_status_and_list(sweep, capsys, tmp_path):
     listing = capsys.readouterr().out
     assert "one" in listing and "2/2" in listing
     assert main(["status", str(tmp_path / "nothing")]) == 2
+
+
+def test_trials_asking_for_more_than_ray_has_fail_at_once(sweep):
+    status, experiment, output = sweep("ae.yaml", "--preset", "smoke", "--set", "resources.gpu=1")
+    assert status == 2 and "resources.gpu: 1, and this Ray cluster has 0 GPUs" in output
+    assert not (experiment / "sweep.yaml").exists()
 
 
 def test_a_sweep_name_is_not_reused(sweep):
