@@ -15,7 +15,7 @@ $(BIN)/sweeps: pyproject.toml
 	touch $@
 
 demo: $(BIN)/sweeps
-	$(BIN)/sweeps train ae --limit 2000 --set epochs=3
+	$(BIN)/sweeps run sweeps/specs/ae.yaml --preset smoke
 
 test: $(BIN)/sweeps
 	$(BIN)/python -m pytest -q --durations=10

@@ -70,3 +70,23 @@ def test_a_failed_trial_resumes_from_its_last_checkpoint(local_ray, tiny, tmp_pa
     [result] = tuner.fit()
     assert result.error is None
     assert list(result.metrics_dataframe["epoch"]) == [1, 2]  # restored at epoch 2: nothing trained twice
+
+
+@pytest.mark.parametrize("cpus", [1, 2])
+def test_a_trial_trains_with_as_many_torch_threads_as_it_has_cpus(cpus, local_ray, tiny, tmp_path):
+    import torch
+
+    from trainables.tune import to_arrays, train_trial
+
+    def probe(config, **kwargs):
+        torch.set_num_threads(3)  # as a user's OMP_NUM_THREADS or a reused worker would leave it
+        train_trial(config, **kwargs)
+        tune.report({"threads": torch.get_num_threads()})
+
+    tuner = tune.Tuner(
+        tune.with_resources(tune.with_parameters(probe, model="ae", arrays=to_arrays(tiny), judge=None), {"cpu": cpus}),
+        param_space={**FAST["ae"], "epochs": 1},
+        run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
+    )
+    [result] = tuner.fit()
+    assert result.metrics["threads"] == cpus
