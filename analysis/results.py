@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 
 import pandas as pd
 from pyarrow import fs
@@ -62,15 +61,11 @@ def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) 
     """done, running (its driver is alive) or interrupted (resume it)."""
     if len(trials) >= num_samples and trials["status"].isin(FINAL).all():
         return "done"
-    driver = json.loads(experiment.read(DRIVER_FILE) or "{}")
-    if driver.get("host") == socket.gethostname():
-        try:
-            os.kill(driver["pid"], 0)
-            return f"running (driver pid {driver['pid']})"
-        except ProcessLookupError:
-            pass
-    elif driver:
-        return f"running or interrupted (driver on {driver.get('host')})"
+    driver = experiment.driver_state()
+    if driver == "alive":
+        return "running"
+    if driver == "elsewhere":
+        return f"running or interrupted (its driver ran on another host: {json.loads(experiment.read(DRIVER_FILE))['host']})"
     return f"interrupted: `sweeps resume {experiment.path}` goes on with it"
 
 

@@ -50,6 +50,7 @@ def main() -> None:
             pass
         standalone.append(time.perf_counter() - start)
 
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"  # no progress table on stdout: it holds the JSON
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     trainable = tune.with_resources(build_trainable(args.model, data, trained), {"cpu": 1})
     in_trial, fit_wall = [], []

@@ -87,6 +87,23 @@ class Experiment:
         except FileNotFoundError:
             return None
 
+    def driver_state(self) -> str | None:
+        """Whether the process that last ran this sweep lives: "alive", "gone", "elsewhere" (on another
+        host, unknown from here), or None if none ever ran it."""
+        driver = json.loads(self.read(DRIVER_FILE) or "{}")
+        if not driver:
+            return None
+        if driver["host"] != socket.gethostname():
+            return "elsewhere"
+        try:
+            os.kill(driver["pid"], 0)
+        except ProcessLookupError:
+            return "gone"
+        except PermissionError:
+            return "alive"
+        cmdline = Path(f"/proc/{driver['pid']}/cmdline")  # after a reboot the pid may be another program's
+        return "gone" if cmdline.exists() and b"sweeps" not in cmdline.read_bytes() else "alive"
+
     def sync_study(self, up: bool) -> None:
         """Copy the local journal into (up) or out of a remote experiment directory."""
         if self.is_local:
@@ -162,6 +179,10 @@ def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge):
 
     Errored trials already used their retries: they are reported, not rerun (and Ray 2.60's
     restart_errored=True with OptunaSearch crashes the driver)."""
+    if experiment.driver_state() == "alive":
+        driver = json.loads(experiment.read(DRIVER_FILE))
+        raise SweepError(f"{experiment.path} is still running (pid {driver['pid']}): wait for it, or stop it "
+                         "(Ctrl-C) and resume then")
     recorded = json.loads(experiment.read(ENVIRONMENT_FILE) or "{}").get("data", {})
     if recorded.get("fingerprint") not in (None, data.fingerprint):
         raise SweepError(f"the data differs from the sweep's ({recorded['fingerprint']} when it started, "
@@ -189,7 +210,8 @@ def check_resources(spec: SweepSpec, autoscaling: bool) -> None:
 
 def checkpoint_config(spec: SweepSpec) -> tune.CheckpointConfig:
     if spec.scheduler.type == "pbt":
-        # Exploiting trials copy another trial's latest checkpoint while it trains on: keep two.
+        # Keep every checkpoint: with Ray 2.60, PBT's extra saves make Tune's retention delete
+        # checkpoints twice, and the exploits that should copy them fail.
         return tune.CheckpointConfig(num_to_keep=None)
     # The best checkpoint by the sweep's metric; Tune keeps the latest one besides.
     return tune.CheckpointConfig(

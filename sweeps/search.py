@@ -111,9 +111,26 @@ def build_scheduler(spec: SweepSpec) -> FIFOScheduler:
         return PopulationBasedTraining(
             time_attr="epoch", perturbation_interval=scheduler.perturbation_interval,
             hyperparam_mutations=tune_space(spec), quantile_fraction=scheduler.quantile_fraction,
-            resample_probability=scheduler.resample_probability,
+            resample_probability=scheduler.resample_probability, custom_explore_fn=KeepInBounds(spec),
+            # Exploit when the whole population has reached the interval, not whenever a trial reports:
+            # the outcome does not depend on which trial happened to report first.
+            synch=True,
         )
     return FIFOScheduler()
+
+
+class KeepInBounds:
+    """Population-based training perturbs values by factors of 0.8 and 1.2 regardless of the search
+    range (beta1 0.9 becomes 1.08, which Adam rejects): clip them back into it."""
+
+    def __init__(self, spec: SweepSpec):
+        self.bounds = {name: (p.low, p.high, p.type) for name, p in spec.search.items() if p.type != "categorical"}
+
+    def __call__(self, config: dict) -> dict:
+        for name, (low, high, kind) in self.bounds.items():
+            value = min(max(config[name], low), high)
+            config[name] = round(value) if kind == "int" else value
+        return config
 
 
 def tune_space(spec: SweepSpec) -> dict[str, Any]:

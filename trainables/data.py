@@ -177,7 +177,7 @@ def missing_files_error(dataset: str, raw: Path) -> DataError:
         f"{dataset}: no IDX files in {raw} (missing: {', '.join(files)}).\n"
         f"Fix: pass --data-dir DIR (or set SWEEPS_DATA_DIR) to a folder holding "
         f"{DATASETS[dataset]}/raw/, add --download where a network is reachable, "
-        f"or use --dataset digits, which needs no files."
+        f"or use the digits dataset (--dataset digits; in a sweep file, data: {{dataset: digits}}), which needs no files."
     )
 
 
@@ -192,7 +192,7 @@ def download_torchvision(folder: str, root: Path) -> None:
         raise DataError(
             f"could not download {folder} into {root}: {error}.\n"
             f"Fix: copy the IDX files into {root / folder / 'raw'}, point --data-dir at a folder "
-            f"that has them, or use --dataset digits."
+            f"that has them, or use the digits dataset (--dataset digits; in a sweep file, data: {{dataset: digits}})."
         ) from error
 
 

@@ -1,5 +1,6 @@
 """`sweeps run / resume / status / list` end to end: a real local Ray, a real Optuna study, real data."""
 
+import json
 import math
 import os
 import signal
@@ -12,7 +13,7 @@ import optuna
 import pytest
 import yaml
 
-from analysis import load_experiment
+from analysis import describe_experiment, load_experiment
 from sweeps.cli import main
 from sweeps.launch import STUDY_FILE
 
@@ -100,6 +101,19 @@ def test_multi_objective_sweep_keeps_both_values(sweep):
     assert all(len(t.values) == 2 for t in study.trials) and "Pareto front of val_mse and time_total_s" in output
 
 
+def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, mnist_judge):
+    status, experiment, output = sweep("gan-pbt.yaml", "--preset", "smoke")
+    trials = load_experiment(str(experiment))
+    assert status == 0 and set(trials["status"]) == {"finished"}, output
+    spec = yaml.safe_load((experiment / "sweep.yaml").read_text())
+    configs = [json.loads(line)["config"] for trial_id in trials["trial_id"]
+               for line in (experiment / trial_id / "result.json").read_text().splitlines()]
+    searched = {name: {c[name] for c in configs} for name in spec["search"]}
+    assert any(len(values) > 2 for values in searched.values())  # a config changed mid-training
+    for name, values in searched.items():
+        assert all(spec["search"][name]["low"] <= v <= spec["search"][name]["high"] for v in values)
+
+
 def test_status_and_list(sweep, capsys, tmp_path):
     sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100", name="one")
     assert main(["status", str(tmp_path / "one")]) == 0
@@ -143,6 +157,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(data_dir, tmp_
         driver.wait()
     finally:
         with_session_killed(driver.pid)
+    assert "interrupted: `sweeps resume" in describe_experiment(str(experiment))
     before = load_experiment(str(experiment))
     finished = before[before["status"] == "finished"]
     assert 1 <= len(finished) < samples
