@@ -114,6 +114,18 @@ def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, m
         assert all(spec["search"][name]["low"] <= v <= spec["search"][name]["high"] for v in values)
 
 
+def test_errored_trials_are_reported_not_hidden(sweep, mnist_judge, tmp_path):
+    # A mixture of 10 components cannot be fitted to 8 training latents: each trial fails at its first evaluation.
+    status, experiment, output = sweep(
+        "glo.yaml", "--preset", "smoke", "--set", "data.limit=8", "--set", "fixed.sampler=gmm",
+        "--set", "fixed.gmm_components=10", "--set", "max_failures=0",
+        "--set", "search={lr_latent: {type: float, low: 0.001, high: 0.1, log: true}}",
+    )
+    assert status == 1 and output.count("errored: trial") == 2 and "n_components = 10" in output
+    assert list(load_experiment(str(experiment))["status"]) == ["errored", "errored"]
+    assert {t.state.name for t in load_study(experiment).trials} == {"FAIL"}
+
+
 def test_status_and_list(sweep, capsys, tmp_path):
     sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100", name="one")
     assert main(["status", str(tmp_path / "one")]) == 0
