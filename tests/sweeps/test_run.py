@@ -143,6 +143,19 @@ def test_trials_asking_for_more_than_ray_has_fail_at_once(sweep):
     assert not (experiment / "sweep.yaml").exists()
 
 
+def test_storage_by_uri_as_on_a_cluster(local_ray, data_dir, tmp_path, capsys):
+    """file:// takes the path of s3:// and other URIs: files written through pyarrow, the journal copied up."""
+    uri = f"file://{tmp_path}/remote"
+    status = main(["run", str(SPECS / "ae.yaml"), "--preset", "smoke", "--set", "data.limit=100", "--storage", uri,
+                   "--name", "far", "--data-dir", str(data_dir)])
+    assert status == 0
+    experiment = tmp_path / "remote" / "far"
+    assert len(load_study(experiment).trials) == 2 and (experiment / "sweep.yaml").exists()
+    capsys.readouterr()
+    assert main(["status", f"{uri}/far"]) == 0 and "state: done" in capsys.readouterr().out
+    assert main(["list", uri]) == 0 and "far" in capsys.readouterr().out
+
+
 def test_a_sweep_name_is_not_reused(sweep):
     assert sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100")[0] == 0
     status, experiment, _ = sweep("ae.yaml", "--preset", "smoke")
