@@ -166,10 +166,11 @@ def read_spec(text: str, source: str, preset: str | None = None, overrides: list
     if not isinstance(raw, dict):
         raise ConfigError([f"{source} must be a YAML mapping (model: ..., metric: ..., search: ...), got {raw!r}"])
     if preset is not None:
-        presets = raw.get("presets") or {}
-        if preset not in presets:
+        presets = raw.get("presets") if isinstance(raw.get("presets"), dict) else {}
+        if not isinstance(presets.get(preset), dict):
             known = ", ".join(presets) or "none"
-            raise ConfigError([f"`--preset {preset}`: {source} has no such preset (its presets: {known})"])
+            raise ConfigError([f"`--preset {preset}`: {source} has no such preset (its presets: {known}; each a "
+                               "mapping of dotted paths to values)"])
         raw = apply_overrides(raw, presets[preset].items(), f"presets.{preset}")
     raw = apply_overrides(raw, [split_override(pair) for pair in overrides], "--set")
     return validate_spec(raw)
@@ -208,7 +209,7 @@ def validate_spec(raw: dict) -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as error:
         problems += [describe(e) for e in error.errors()]
-    if raw.get("model") in MODELS:
+    if isinstance(raw.get("model"), str) and raw["model"] in MODELS:
         problems += check_against_model(raw)
     if spec is not None and not problems:
         problems += check_scheduler(spec)
@@ -282,7 +283,12 @@ def check_against_model(raw: dict) -> list[str]:
             cfg = parse_config(config, {k: v for k, v in fixed.items() if k in names})
         except ConfigError:
             pass
-    known = reported_metrics(model, cfg)
+    return problems + check_metrics(raw, reported_metrics(model, cfg))
+
+
+def check_metrics(raw: dict, known: dict[str, str]) -> list[str]:
+    """Each metric is one the model reports, and each mode its better direction."""
+    model, problems = raw["model"], []
     metrics, modes = (SweepSpec.listed(raw.get(key)) for key in ("metric", "mode"))
     for metric in metrics:
         if isinstance(metric, str) and metric not in known:

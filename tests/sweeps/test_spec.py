@@ -73,6 +73,8 @@ def test_yaml_reads_exponents_without_a_dot_as_numbers(tmp_path):
 # (what is wrong, the change to GOOD or the file text, the field the message must name)
 BAD = [
     ("unknown model", {"model": "vae"}, "`model` = 'vae'"),
+    ("model of the wrong type", {"model": ["ae"]}, "`model` = ['ae']"),
+    ("search as a list", {"search": ["lr_latent"]}, "`search` = ['lr_latent']"),
     ("unknown top-level key", {"num_sample": 3}, "did you mean `num_samples`?"),
     ("missing search", {"search": None}, "`search`"),
     ("metric never reported", {"metric": "val_loss"}, "`metric` = 'val_loss': glo never reports it"),
