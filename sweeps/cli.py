@@ -195,23 +195,30 @@ def connected(address: str | None, log_file):
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
     started = not ray.is_initialized()
-    if started:
-        try:
-            check_reachable(address)
-            # "local" starts a new Ray even where another runs on this machine: --address joins one.
-            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-        except (ConnectionError, RuntimeError, OSError) as error:
-            raise SweepError(
-                f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
-                "--head`), check the address, or leave out --address to run on a local Ray"
-            ) from None
     try:
+        if started:
+            start_ray(address)
         yield
     finally:
         if started:
             ray.shutdown()
         root.removeHandler(handler)
+
+
+def start_ray(address: str | None) -> None:
+    import ray
+
+    try:
+        check_reachable(address)
+        # "local" starts a new Ray even where another runs on this machine: --address joins one.
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, OSError) as error:
+        if address is None:
+            raise SweepError(f"could not start a local Ray: {error}") from None
+        raise SweepError(
+            f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
+            "--head`), check the address, or leave out --address to run on a local Ray"
+        ) from None
 
 
 def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,19 @@ def test_help_lists_every_models_fields():
     assert done.returncode == 0
     for field in ("noise_std", "lr_g", "sampler", "latent_norm"):
         assert field in done.stdout
+
+
+def test_a_cluster_that_does_not_answer_fails_in_seconds(tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    start = time.monotonic()
+    spec = Path(__file__).parents[2] / "sweeps" / "specs" / "ae.yaml"
+    done = sweeps("run", str(spec), "--preset", "smoke", "--set", "data.dataset=digits",
+                  "--storage", str(tmp_path), "--address", f"127.0.0.1:{port}")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in done.stderr and "ray start --head" in done.stderr
+    assert time.monotonic() - start < 60  # Ray alone retries for minutes
