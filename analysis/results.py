@@ -11,7 +11,6 @@ from pyarrow import fs
 
 from sweeps.launch import DRIVER_FILE, SWEEP_FILE, Experiment, open_experiment
 from sweeps.progress import trial_outcome
-from trainables.registry import reported_metrics
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
 
@@ -34,7 +33,7 @@ def load_experiment(path: str) -> pd.DataFrame:
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
-        row.update({k: result[k] for k in reported_metrics(spec.model, None) if k in result})
+        row.update({k: result[k] for k in spec.reported_metrics() if k in result})
         history = histories.get(trial.trial_id)
         if history is not None and metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()

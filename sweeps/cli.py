@@ -11,7 +11,7 @@ import time
 from sweeps.spec import SweepError
 from trainables.config import ConfigError, describe_fields, parse_config
 from trainables.data import DATASETS, DataError, load_data
-from trainables.registry import MODELS, fit_model, pick_device, reported_metrics
+from trainables.registry import MODELS, fit_model, pick_device
 
 log = logging.getLogger("sweeps")
 
@@ -255,7 +255,7 @@ def report_results(experiment, spec) -> int:
     print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
           f"{int(best['best_epoch'])}")
     print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
-    shown = [k for k in reported_metrics(spec.model, None) if k in best and k not in (metric, "time_this_iter_s")]
+    shown = [k for k in spec.reported_metrics() if k in best and k not in (metric, "time_this_iter_s")]
     print("  last epoch: " + "  ".join(f"{k} {format_value(best[k])}" for k in shown))
     if len(spec.metric) > 1:
         front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)

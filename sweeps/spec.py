@@ -116,6 +116,10 @@ class SweepSpec(Strict):
     def listed(cls, value: Any) -> Any:
         return value if isinstance(value, list) else [value]
 
+    def reported_metrics(self) -> dict[str, str]:
+        """Every metric a trial of this sweep reports, and its better direction."""
+        return reported_metrics(self.model, parse_config(MODELS[self.model].config, self.fixed))
+
     @property
     def epochs(self) -> int:
         return self.fixed.get("epochs", MODELS[self.model].config.__pydantic_fields__["epochs"].default)
@@ -213,7 +217,7 @@ def validate_spec(raw: dict) -> SweepSpec:
         problems += check_against_model(raw)
     if spec is not None and not problems:
         problems += check_scheduler(spec)
-        known = reported_metrics(spec.model, parse_config(MODELS[spec.model].config, spec.fixed))
+        known = spec.reported_metrics()
         spec.mode = spec.mode or [known[m] for m in spec.metric]
     if problems:
         raise ConfigError(problems)

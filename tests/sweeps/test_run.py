@@ -15,7 +15,7 @@ import yaml
 
 from analysis import describe_experiment, load_experiment
 from sweeps.cli import main
-from sweeps.launch import STUDY_FILE
+from sweeps.launch import STUDY_FILE, open_experiment
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 pytestmark = pytest.mark.ray
@@ -45,8 +45,9 @@ def test_smoke_sweep_of_each_model(model, sweep, mnist_judge):
     assert status == 0, out
     trials = load_experiment(str(experiment))
     assert len(trials) == 2 and set(trials["status"]) == {"finished"}
-    spec = yaml.safe_load((experiment / "sweep.yaml").read_text())
-    best = trials[f"best_{spec['metric'][0]}"]
+    _, spec = open_experiment(str(experiment))
+    assert set(spec.reported_metrics()) <= set(trials.columns)
+    best = trials[f"best_{spec.metric[0]}"]
     assert best.map(math.isfinite).all()
     assert {"sweep.yaml", "environment.json", "driver.log", STUDY_FILE} <= {p.name for p in experiment.iterdir()}
     study = load_study(experiment)
