@@ -1,0 +1,65 @@
+"""The search side on its own, with a real Optuna study in a journal file: conditions, restarts, PBT bounds."""
+
+import optuna
+import yaml
+
+from sweeps.search import KeepInBounds, SearchSpace, StudySearch, open_study_storage
+from sweeps.spec import read_spec
+
+SPEC = read_spec(yaml.safe_dump({
+    "model": "glo", "metric": "fid", "num_samples": 8, "fixed": {"epochs": 3},
+    "search": {
+        "lr_latent": {"type": "float", "low": 1.0e-3, "high": 0.1, "log": True},
+        "sampler": {"type": "categorical", "choices": ["normal_sphere", "gmm"]},
+        "gmm_components": {"type": "int", "low": 2, "high": 10, "when": {"sampler": "gmm"}},
+    },
+}, sort_keys=False), "test")
+
+
+def test_conditional_parameters_are_searched_only_when_their_condition_holds():
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    space = SearchSpace(SPEC)
+    for _ in range(20):
+        trial = study.ask()
+        assert space(trial) == {"epochs": 3}  # define-by-run returns the fixed values only
+        assert ("gmm_components" in trial.params) == (trial.params["sampler"] == "gmm")
+        study.tell(trial, 1.0)
+    assert {t.params["sampler"] for t in study.trials} == {"normal_sphere", "gmm"}
+
+
+def searcher(journal) -> StudySearch:
+    return StudySearch(space=SearchSpace(SPEC), metric="fid", mode="min", storage=open_study_storage(str(journal)),
+                       study_name="s", sampler=optuna.samplers.TPESampler(seed=0))
+
+
+def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(tmp_path):
+    journal, state = tmp_path / "optuna.journal", tmp_path / "searcher.pkl"
+    first = searcher(journal)
+    first.suggest("a"), first.suggest("b")
+    first.on_trial_result("a", {"fid": 500.0, "training_iteration": 1})
+    first.on_trial_complete("a", {"fid": 400.0, "training_iteration": 2})
+    first.save(str(state))  # Tune's snapshot
+    first.suggest("c")  # handed out after the snapshot, then the driver dies
+
+    second = searcher(journal)
+    second.restore(str(state))
+    trials = {t.number: t.state.name for t in second._ot_study.get_trials()}
+    assert trials == {0: "COMPLETE", 1: "RUNNING", 2: "FAIL"}  # c belongs to no Tune trial: closed
+    second.on_trial_complete("a", {"fid": 1.0, "training_iteration": 3})  # finished before the crash
+    second.on_trial_result("errored", {"fid": 1.0, "training_iteration": 1})  # a trial it never knew
+    second.on_trial_result("b", {"fid": 300.0, "training_iteration": 1})
+    second.on_trial_complete("b", {"fid": 300.0, "training_iteration": 1})
+    study = optuna.load_study(study_name="s", storage=open_study_storage(str(journal)))
+    assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 400.0), ("COMPLETE", 300.0),
+                                                               ("FAIL", None)]
+
+
+def test_population_based_training_stays_inside_the_searched_range():
+    spec = read_spec(yaml.safe_dump({
+        "model": "gan", "metric": "fid", "num_samples": 4, "scheduler": {"type": "pbt"}, "fixed": {"epochs": 6},
+        "search": {"beta1": {"type": "float", "low": 0.0, "high": 0.9},
+                   "batch_size": {"type": "int", "low": 16, "high": 128}},
+    }), "pbt")
+    keep = KeepInBounds(spec)
+    assert keep({"beta1": 1.08, "batch_size": 153.6, "lr_g": 5.0}) == {"beta1": 0.9, "batch_size": 128, "lr_g": 5.0}
+    assert keep({"beta1": -0.1, "batch_size": 12.8}) == {"beta1": 0.0, "batch_size": 16}
