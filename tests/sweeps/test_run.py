@@ -178,6 +178,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(data_dir, tmp_
         while "1 finished" not in log.read_text():
             assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
+        assert "state: running" in describe_experiment(str(experiment))
         time.sleep(1.5)  # Tune snapshots the experiment every second: let it record the finished trial
         os.kill(driver.pid, signal.SIGKILL)
         driver.wait()
