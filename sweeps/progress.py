@@ -27,7 +27,7 @@ class Progress(tune.Callback):
         self.best: tuple[float, str, int] | None = None
 
     def setup(self, **info) -> None:
-        self.start, self.last_line, self.last_time = time.monotonic(), "", 0.0
+        self.start, self.last_counts, self.last_line, self.last_time = time.monotonic(), "", "", 0.0
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         value = result.get(self.metric)
@@ -38,23 +38,26 @@ class Progress(tune.Callback):
             self.best = (value, trial.trial_id, result.get("epoch", 0))
 
     def on_step_end(self, iteration, trials, **info) -> None:
-        line = self.summary(trials)
+        counts, line = self.summary(trials)
         now = time.monotonic()
-        if line != self.last_line or now - self.last_time >= self.every_s:
+        # A trial changing state prints at once; a new best value at most every 5 s; nothing new every 30 s.
+        since = now - self.last_time
+        if counts != self.last_counts or (line != self.last_line and since >= 5) or since >= self.every_s:
             print(f"[{format_duration(now - self.start)}] {line}", flush=True)
-            self.last_line, self.last_time = line, now
+            self.last_counts, self.last_line, self.last_time = counts, line, now
 
-    def summary(self, trials) -> str:
+    def summary(self, trials) -> tuple[str, str]:
+        """(trials by outcome, that line with the best value so far)"""
         counts: dict[str, int] = {}
         for trial in trials:
             outcome = trial_outcome(trial.status, trial.last_result or {}, trial.config.get("epochs", self.epochs))
             counts[outcome] = counts.get(outcome, 0) + 1
         order = ["running", "pending", "paused", "finished", "stopped", "diverged", "errored"]
         shown = " · ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "starting"
-        if self.best is not None:
-            value, trial_id, epoch = self.best
-            shown += f" | best {self.metric} {value:.4g} (trial {trial_id}, epoch {epoch})"
-        return shown
+        if self.best is None:
+            return shown, shown
+        value, trial_id, epoch = self.best
+        return shown, f"{shown} | best {self.metric} {value:.4g} (trial {trial_id}, epoch {epoch})"
 
 
 def format_duration(seconds: float) -> str:
