@@ -9,18 +9,32 @@ import os
 import pandas as pd
 from pyarrow import fs
 
-from sweeps.launch import DRIVER_FILE, SWEEP_FILE, Experiment, open_experiment
-from sweeps.progress import trial_outcome
+from sweeps.experiment import DRIVER_FILE, SWEEP_FILE, Experiment, open_experiment
+from sweeps.spec import SweepSpec
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
+
+
+def trial_outcome(status: str, result: dict, epochs: int) -> str:
+    """What became of a trial: running, pending, finished, stopped (early), diverged, errored or paused."""
+    if status == "ERROR":
+        return "errored"
+    if status == "TERMINATED":
+        if result.get("diverged"):
+            return "diverged"
+        return "finished" if result.get("epoch", 0) >= epochs else "stopped"
+    return status.lower()
 
 
 def load_experiment(path: str) -> pd.DataFrame:
     """One row per trial: trial_id, status, epochs, wall time, the last epoch's metrics, the best value of
     the sweep's metric and its epoch, and `config/<name>` columns. Works while the sweep runs, too."""
+    return trial_table(*open_experiment(path))
+
+
+def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     from ray.tune import ExperimentAnalysis
 
-    experiment, spec = open_experiment(path)
     metric, mode = spec.metric[0], spec.mode[0]
     analysis = ExperimentAnalysis(experiment.path)
     histories = analysis.trial_dataframes
@@ -56,9 +70,14 @@ def pareto_front(trials: pd.DataFrame, metrics: list[str], modes: list[str]) -> 
     return trials[[not d for d in dominated]]
 
 
+def is_complete(trials: pd.DataFrame, num_samples: int) -> bool:
+    """Every trial ran and reached an outcome a resumed sweep would not run again."""
+    return len(trials) >= num_samples and trials["status"].isin(FINAL).all()
+
+
 def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) -> str:
     """done, running (its driver is alive) or interrupted (resume it)."""
-    if len(trials) >= num_samples and trials["status"].isin(FINAL).all():
+    if is_complete(trials, num_samples):
         return "done"
     driver = experiment.driver_state()
     if driver == "alive":
@@ -71,7 +90,7 @@ def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) 
 def describe_experiment(path: str, rows: int = 20) -> str:
     """`sweeps status`: the sweep's state, trials by outcome, the best trial and the top of the trial table."""
     experiment, spec = open_experiment(path)
-    table = load_experiment(path)
+    table = trial_table(experiment, spec)
     metric = spec.metric[0]
     lines = [f"{experiment.path}: {spec.model}, {metric} ({spec.mode[0]}), {len(table)} of {spec.num_samples} trials"]
     if table.empty:
@@ -101,7 +120,7 @@ def list_experiments(storage: str) -> pd.DataFrame:
         if entry.type != fs.FileType.Directory or Experiment.at(path).read(SWEEP_FILE) is None:
             continue
         experiment, spec = open_experiment(path)
-        table = load_experiment(path)
+        table = trial_table(experiment, spec)
         best = table[f"best_{spec.metric[0]}"].iloc[0] if f"best_{spec.metric[0]}" in table else math.nan
         rows.append({
             "experiment": name, "model": spec.model, "metric": f"{spec.metric[0]} ({spec.mode[0]})",

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--name", help="experiment name (default: MODEL-DATE-TIME)")
     run.add_argument("--storage", default="runs", help="local folder, shared filesystem or s3:// URI (default: ./runs)")
-    run.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
+    add_address_argument(run)
     run.add_argument("--check", action="store_true", help="only validate the sweep file and print it, resolved")
     add_data_arguments(run, dataset=False)
     run.set_defaults(command=run_run)
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint, and the Optuna study goes on where it stopped. Errored trials are reported, not rerun.",
     )
     resume.add_argument("experiment", help="the experiment directory, e.g. runs/ae-20261127-101500")
-    resume.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT")
+    add_address_argument(resume)
     add_data_arguments(resume, dataset=False)
     resume.set_defaults(command=run_resume)
 
@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("storage", nargs="?", default="runs", help="default: ./runs")
     listing.set_defaults(command=run_list)
     return parser
+
+
+def add_address_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
@@ -154,7 +158,8 @@ def run_run(args: argparse.Namespace) -> int:
     if args.check:
         print(dump_spec(spec), end="")
         return 0
-    from sweeps.launch import check_resources, load_inputs, new_experiment, start_sweep
+    from sweeps.experiment import new_experiment
+    from sweeps.launch import check_resources, load_inputs, start_sweep
 
     experiment = new_experiment(args.storage, args.name, spec.model)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
@@ -167,7 +172,8 @@ def run_run(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from sweeps.launch import load_inputs, open_experiment, resume_sweep
+    from sweeps.experiment import open_experiment
+    from sweeps.launch import load_inputs, resume_sweep
 
     experiment, spec = open_experiment(args.experiment)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
@@ -187,9 +193,9 @@ def connected(address: str | None, log_file):
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for terminal in root.handlers:
-        terminal.addFilter(lambda record: not record.name.startswith(("ray", "optuna")))
+    root, terminals = logging.getLogger(), list(logging.getLogger().handlers)
+    for terminal in terminals:
+        terminal.addFilter(not_ray_or_optuna)
     root.addHandler(handler)
     logging.getLogger("ray").propagate = True  # Ray sends its messages to its own stderr handler otherwise
     optuna.logging.disable_default_handler()
@@ -203,6 +209,12 @@ def connected(address: str | None, log_file):
         if started:
             ray.shutdown()
         root.removeHandler(handler)
+        for terminal in terminals:
+            terminal.removeFilter(not_ray_or_optuna)
+
+
+def not_ray_or_optuna(record: logging.LogRecord) -> bool:
+    return not record.name.startswith(("ray", "optuna"))
 
 
 def start_ray(address: str | None) -> None:
@@ -236,10 +248,10 @@ def report_results(experiment, spec) -> int:
     """Trials by outcome, errored trials, the best trial, and what to run next."""
     import json
 
-    from analysis.results import FINAL, load_experiment, pareto_front
+    from analysis.results import is_complete, pareto_front, trial_table
 
     path, metric = experiment.path, spec.metric[0]
-    table = load_experiment(path)
+    table = trial_table(experiment, spec)
     for trial_id in table.loc[table["status"] == "errored", "trial_id"]:
         error = experiment.read(f"{trial_id}/error.txt") or "no error.txt"
         print(f"errored: trial {trial_id}: {error.strip().splitlines()[-1]} (see {path}/{trial_id}/error.txt)",
@@ -268,7 +280,7 @@ def report_results(experiment, spec) -> int:
     print(f"\nresults: {path}\n  sweeps status {path}\n"
           f"  python -c \"import analysis; print(analysis.load_experiment('{path}'))\"\n"
           f"rerun the best config:\n  sweeps train {spec.model} {rerun}")
-    if len(table) < spec.num_samples or not table["status"].isin(FINAL).all():
+    if not is_complete(table, spec.num_samples):
         print(f"\nstopped before every trial finished (Ctrl-C, or the time budget): `sweeps resume {path}` "
               "goes on with it", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""Running a sweep on a connected Ray: the experiment directory, data sent once, the Tuner, and resuming it."""
+"""Running a sweep on a connected Ray: data sent once, the Tuner, resuming it, and the environment it ran in."""
 
 from __future__ import annotations
 
@@ -11,16 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from pyarrow import fs
 from ray import tune
 
+from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment
 from sweeps.progress import Progress
 from sweeps.search import build_scheduler, build_searcher, param_space
-from sweeps.spec import SweepError, SweepSpec, dump_spec, read_spec
+from sweeps.spec import SweepError, SweepSpec, dump_spec
 from trainables.data import Data, load_data
 from trainables.judge import load_judge
 from trainables.registry import MODELS
@@ -28,111 +27,7 @@ from trainables.tune import build_trainable
 
 log = logging.getLogger(__name__)
 
-SWEEP_FILE = "sweep.yaml"  # the validated sweep file, presets and overrides applied
-ENVIRONMENT_FILE = "environment.json"  # package versions, git commit, data, command line
-DRIVER_FILE = "driver.json"  # which process runs the sweep, so `status` can tell running from interrupted
-STUDY_FILE = "optuna.journal"
 PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-learn", "numpy", "pandas", "pydantic")
-
-
-@dataclass
-class Experiment:
-    """Where one sweep's results live: `storage/name`, a local folder or a URI such as s3://bucket/runs/name."""
-
-    storage: str
-    name: str
-
-    @classmethod
-    def at(cls, path: str) -> Experiment:
-        path = path.rstrip("/")
-        storage, _, name = path.rpartition("/")
-        if "://" not in path:
-            resolved = Path(path).resolve()
-            storage, name = str(resolved.parent), resolved.name
-        return cls(storage, name)
-
-    @property
-    def path(self) -> str:
-        return f"{self.storage}/{self.name}"
-
-    @property
-    def is_local(self) -> bool:
-        return "://" not in self.storage
-
-    @property
-    def log_file(self) -> Path:
-        """The driver's log (Ray's and Optuna's messages): in the experiment, or beside the local journal."""
-        return Path(self.path) / "driver.log" if self.is_local else Path(self.study_journal).with_suffix(".log")
-
-    @property
-    def study_journal(self) -> str:
-        """A local file: the journal needs file locks, which object stores lack; synced up after each run."""
-        if self.is_local:
-            return f"{self.path}/{STUDY_FILE}"
-        folder = Path(os.environ.get("SWEEPS_CACHE_DIR", Path.home() / ".cache" / "latent-sweeps")) / "studies"
-        folder.mkdir(parents=True, exist_ok=True)
-        return str(folder / f"{self.name}.journal")
-
-    def write(self, filename: str, text: str) -> None:
-        filesystem, path = fs.FileSystem.from_uri(self.path)
-        filesystem.create_dir(path, recursive=True)
-        with filesystem.open_output_stream(f"{path}/{filename}") as out:
-            out.write(text.encode())
-
-    def read(self, filename: str) -> str | None:
-        filesystem, path = fs.FileSystem.from_uri(self.path)
-        try:
-            with filesystem.open_input_stream(f"{path}/{filename}") as stream:
-                return stream.read().decode()
-        except FileNotFoundError:
-            return None
-
-    def driver_state(self) -> str | None:
-        """Whether the process that last ran this sweep lives: "alive", "gone", "elsewhere" (on another
-        host, unknown from here), or None if none ever ran it."""
-        driver = json.loads(self.read(DRIVER_FILE) or "{}")
-        if not driver:
-            return None
-        if driver["host"] != socket.gethostname():
-            return "elsewhere"
-        try:
-            os.kill(driver["pid"], 0)
-        except ProcessLookupError:
-            return "gone"
-        except PermissionError:
-            return "alive"
-        cmdline = Path(f"/proc/{driver['pid']}/cmdline")  # after a reboot the pid may be another program's
-        return "gone" if cmdline.exists() and b"sweeps" not in cmdline.read_bytes() else "alive"
-
-    def sync_study(self, up: bool) -> None:
-        """Copy the local journal into (up) or out of a remote experiment directory."""
-        if self.is_local:
-            return
-        remote = f"{self.path}/{STUDY_FILE}"
-        source, target = (self.study_journal, remote) if up else (remote, self.study_journal)
-        try:
-            fs.copy_files(source, target)
-        except FileNotFoundError:
-            pass
-
-
-def new_experiment(storage: str, name: str | None, model: str) -> Experiment:
-    """A fresh experiment under `storage`: STORAGE/NAME, by default STORAGE/MODEL-DATE-TIME."""
-    storage = storage if "://" in storage else str(Path(storage).resolve())
-    experiment = Experiment(storage, name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if experiment.read(SWEEP_FILE) is not None:
-        raise SweepError(f"{experiment.path} already holds a sweep: `sweeps resume {experiment.path}` to go on with"
-                         " it, or choose another --name")
-    return experiment
-
-
-def open_experiment(path: str) -> tuple[Experiment, SweepSpec]:
-    """An existing experiment and its validated sweep file."""
-    experiment = Experiment.at(path)
-    text = experiment.read(SWEEP_FILE)
-    if text is None:
-        raise SweepError(f"no sweep at {path} (no {SWEEP_FILE}): give an experiment directory, see `sweeps list`")
-    return experiment, read_spec(text, f"{experiment.path}/{SWEEP_FILE}")
 
 
 def load_inputs(spec: SweepSpec, data_dir, cache_dir, download: bool):

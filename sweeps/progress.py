@@ -7,16 +7,7 @@ import time
 
 from ray import tune
 
-
-def trial_outcome(status: str, result: dict, epochs: int) -> str:
-    """What became of a trial: running, pending, finished, stopped (early), diverged, errored or paused."""
-    if status == "ERROR":
-        return "errored"
-    if status == "TERMINATED":
-        if result.get("diverged"):
-            return "diverged"
-        return "finished" if result.get("epoch", 0) >= epochs else "stopped"
-    return status.lower()
+from analysis.results import trial_outcome
 
 
 class Progress(tune.Callback):

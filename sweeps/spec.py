@@ -116,13 +116,17 @@ class SweepSpec(Strict):
     def listed(cls, value: Any) -> Any:
         return value if isinstance(value, list) else [value]
 
+    def trial_config(self):
+        """The model's config with the fixed values, searched fields at their defaults."""
+        return parse_config(MODELS[self.model].config, self.fixed)
+
     def reported_metrics(self) -> dict[str, str]:
         """Every metric a trial of this sweep reports, and its better direction."""
-        return reported_metrics(self.model, parse_config(MODELS[self.model].config, self.fixed))
+        return reported_metrics(self.model, self.trial_config())
 
     @property
     def epochs(self) -> int:
-        return self.fixed.get("epochs", MODELS[self.model].config.__pydantic_fields__["epochs"].default)
+        return self.trial_config().epochs
 
 
 class FloatLoader(yaml.SafeLoader):

@@ -15,15 +15,15 @@ import yaml
 
 from analysis import describe_experiment, load_experiment
 from sweeps.cli import main
-from sweeps.launch import STUDY_FILE, open_experiment
+from sweeps.experiment import STUDY_FILE, open_experiment
+from sweeps.search import open_study_storage
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 pytestmark = pytest.mark.ray
 
 
 def load_study(experiment: Path) -> optuna.Study:
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(experiment / STUDY_FILE)))
-    return optuna.load_study(study_name=experiment.name, storage=storage)
+    return optuna.load_study(study_name=experiment.name, storage=open_study_storage(str(experiment / STUDY_FILE)))
 
 
 @pytest.fixture
