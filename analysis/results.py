@@ -38,7 +38,7 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     metric, mode = spec.metric[0], spec.mode[0]
     analysis = ExperimentAnalysis(experiment.path)
     histories = analysis.trial_dataframes
-    rows = []
+    reported, rows = spec.reported_metrics(), []
     for trial in analysis.trials:
         result = trial.last_result or {}
         row = {
@@ -47,7 +47,7 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
-        row.update({k: result[k] for k in spec.reported_metrics() if k in result})
+        row.update({k: result[k] for k in reported if k in result})
         history = histories.get(trial.trial_id)
         if history is not None and metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()

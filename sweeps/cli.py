@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import shlex
 import sys
 import time
 
@@ -274,7 +275,7 @@ def report_results(experiment, spec) -> int:
         columns = ["trial_id", *spec.metric, *(f"config/{k}" for k in spec.search if f"config/{k}" in front)]
         print(f"Pareto front of {' and '.join(spec.metric)} ({len(front)} trials, last epochs):")
         print(front[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    rerun = " ".join(f"--set {k}={v}" for k, v in config.items())
+    rerun = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in config.items())
     rerun += f" --dataset {spec.data.dataset}" if spec.data.dataset != "mnist" else ""
     rerun += f" --limit {spec.data.limit}" if spec.data.limit else ""
     print(f"\nresults: {path}\n  sweeps status {path}\n"
