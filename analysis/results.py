@@ -9,8 +9,8 @@ import os
 import pandas as pd
 from pyarrow import fs
 
-from sweeps.experiment import DRIVER_FILE, SWEEP_FILE, Experiment, open_experiment
-from sweeps.spec import SweepSpec
+from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment
+from sweeps.spec import SweepError, SweepSpec
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
 
@@ -38,6 +38,7 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     metric, mode = spec.metric[0], spec.mode[0]
     analysis = ExperimentAnalysis(experiment.path)
     histories = analysis.trial_dataframes
+    cpus, gpus = spec.resources.cpu, spec.resources.gpu
     reported, rows = spec.reported_metrics(), []
     for trial in analysis.trials:
         result = trial.last_result or {}
@@ -47,8 +48,11 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
+        row["cpu_s"], row["gpu_s"] = row["time_total_s"] * cpus, row["time_total_s"] * gpus
         row.update({k: result[k] for k in reported if k in result})
         history = histories.get(trial.trial_id)
+        if history is not None and len(history):  # when the trial started, for plots in start order
+            row["started"] = history["timestamp"].iloc[0] - history["time_total_s"].iloc[0]
         if history is not None and metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
             row[f"best_{metric}"], row["best_epoch"] = history.loc[best, metric], history.loc[best, "epoch"]
@@ -58,6 +62,105 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     if f"best_{metric}" in table:
         table = table.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last")
     return table.reset_index(drop=True)
+
+
+def learning_curves(path: str) -> pd.DataFrame:
+    """Every reported metric of every epoch of every trial, long format: trial_id, epoch, time_total_s,
+    metric, value (`.pivot_table(index=["trial_id", "epoch"], columns="metric")` makes it wide)."""
+    from ray.tune import ExperimentAnalysis
+
+    experiment, spec = open_experiment(path)
+    reported = [k for k in spec.reported_metrics() if k not in ("time_total_s", "time_this_iter_s")]
+    frames = [
+        history.assign(trial_id=trial_id)[["trial_id", "epoch", "time_total_s", *(k for k in reported if k in history)]]
+        for trial_id, history in ExperimentAnalysis(experiment.path).trial_dataframes.items()
+        if "epoch" in history
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["trial_id", "epoch", "time_total_s", "metric", "value"])
+    wide = pd.concat(frames, ignore_index=True)
+    return wide.melt(["trial_id", "epoch", "time_total_s"], var_name="metric").dropna(subset=["value"])
+
+
+def best_trials(trials: pd.DataFrame, metric: str, mode: str, k: int = 5) -> pd.DataFrame:
+    """The k trials with the best value of `metric` (their best epoch's, where the table has `best_<metric>`),
+    leaving out trials that errored, diverged or never reported it."""
+    column = f"best_{metric}" if f"best_{metric}" in trials else metric
+    scored = trials[~trials["status"].isin(["errored", "diverged"])].dropna(subset=[column])
+    return scored.sort_values(column, ascending=mode == "min").head(k)
+
+
+def sweep_cost(trials: pd.DataFrame) -> dict[str, float]:
+    """CPU- and GPU-seconds of the whole sweep, and the share spent on trials early stopping cut."""
+    cpu_s, gpu_s = trials["cpu_s"].sum(), trials["gpu_s"].sum()
+    stopped = trials.loc[trials["status"] == "stopped", "cpu_s"].sum()
+    return {
+        "trials": len(trials), "wall_s_trials": trials["time_total_s"].sum(), "cpu_s": cpu_s, "gpu_s": gpu_s,
+        "stopped_share": stopped / cpu_s if cpu_s else 0.0,
+    }
+
+
+def parameter_importance(path: str, metric: str | None = None) -> pd.Series:
+    """How much each searched parameter explains `metric` (default: the sweep's first), by Optuna's fANOVA
+    evaluator on the stored study; empty for a study too small to tell (fewer than two completed trials)."""
+    import optuna
+
+    from sweeps.search import open_study_storage
+
+    experiment, spec = open_experiment(path)
+    metric = metric or spec.metric[0]
+    experiment.sync_study(up=False)
+    study = optuna.load_study(study_name=experiment.name, storage=open_study_storage(experiment.study_journal))
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < 2 or spec.scheduler.type == "pbt":
+        return pd.Series(dtype=float, name=metric)
+    index = spec.metric.index(metric)
+    target = (lambda t: t.values[index]) if len(spec.metric) > 1 else None
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
+    try:
+        importance = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
+    except (RuntimeError, ValueError):  # e.g. no parameter took two values
+        return pd.Series(dtype=float, name=metric)
+    return pd.Series(importance, name=metric, dtype=float)
+
+
+def rerun_summary(path: str) -> pd.DataFrame:
+    """One row per rerun config: the trial it came from, its sweep rank and value, and the mean, std and count
+    of the metric's final value over the rerun's seeds, with its rank among the reruns."""
+    experiment, spec = open_experiment(path)
+    record = json.loads(experiment.read(RERUN_FILE) or "null")
+    if record is None:
+        raise SweepError(f"{path} is no rerun (no {RERUN_FILE}): give a folder under EXPERIMENT/{RERUNS}/")
+    metric, mode = spec.metric[0], spec.mode[0]
+    table = trial_table(experiment, spec)
+    sweep = pd.DataFrame(record["runs"]).drop_duplicates("rerun_of")[["rerun_of", "sweep_rank", "sweep_value"]]
+    if metric in table:
+        finished = table[table["status"] == "finished"]
+        runs = finished.groupby("config/rerun_of")[metric].agg(["mean", "std", "count"])
+    else:
+        runs = pd.DataFrame(columns=["mean", "std", "count"])
+    summary = sweep.merge(runs, left_on="rerun_of", right_index=True, how="left")
+    summary["rerun_rank"] = summary["mean"].rank(ascending=mode == "min")
+    return summary.reset_index(drop=True)
+
+
+def rank_correlation(summary: pd.DataFrame) -> float:
+    """Spearman correlation of sweep rank and rerun rank: 1 when the rerun kept the sweep's order."""
+    ranked = summary.dropna(subset=["rerun_rank"])
+    return ranked["sweep_rank"].corr(ranked["rerun_rank"], method="spearman") if len(ranked) > 1 else math.nan
+
+
+def latest_rerun(path: str) -> str | None:
+    """The newest rerun of the experiment at `path`, or None."""
+    filesystem, root = fs.FileSystem.from_uri(Experiment.at(path).path)
+    try:
+        entries = filesystem.get_file_info(fs.FileSelector(f"{root}/{RERUNS}"))
+    except FileNotFoundError:
+        return None
+    names = sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.type == fs.FileType.Directory)
+    reruns = [f"{Experiment.at(path).path}/{RERUNS}/{n}" for n in names]
+    reruns = [r for r in reruns if Experiment.at(r).read(RERUN_FILE) is not None]
+    return reruns[-1] if reruns else None
 
 
 def pareto_front(trials: pd.DataFrame, metrics: list[str], modes: list[str]) -> pd.DataFrame:

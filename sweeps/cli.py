@@ -8,6 +8,7 @@ import logging
 import shlex
 import sys
 import time
+from pathlib import Path
 
 from sweeps.spec import SweepError
 from trainables.config import ConfigError, describe_fields, parse_config
@@ -44,11 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=fields_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("model", choices=list(MODELS))
+    train.add_argument("model", nargs="?", choices=list(MODELS), help="the model (not with --from)")
     train.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
         help="a config field of the model (repeatable), e.g. --set epochs=1 --set latent_dim=16",
     )
+    train.add_argument("--from", dest="source", metavar="EXPERIMENT",
+                       help="reproduce a trial of this experiment: its model, config, dataset and limit")
+    train.add_argument("--trial", help="with --from: the trial's id (default: the experiment's best trial)")
     add_data_arguments(train)
     train.set_defaults(command=run_train)
 
@@ -90,6 +94,70 @@ def build_parser() -> argparse.ArgumentParser:
                                description="One line per experiment under STORAGE: model, trials, best value.")
     listing.add_argument("storage", nargs="?", default="runs", help="default: ./runs")
     listing.set_defaults(command=run_list)
+
+    analyze = verbs.add_parser(
+        "analyze", help="the trial table, best trials, cost and parameter importance; writes trials.csv",
+        description="Print the best trials, the sweep's cost and each parameter's importance (and a rerun's "
+        "mean ± std, for a rerun), and write EXPERIMENT/trials.csv and trials.parquet for pandas.",
+    )
+    analyze.add_argument("experiment", help="an experiment directory, or a rerun's (EXPERIMENT/reruns/NAME)")
+    analyze.add_argument("--top", type=int, default=10, help="best trials shown (default: 10)")
+    analyze.set_defaults(command=run_analyze)
+
+    rerun = verbs.add_parser(
+        "rerun", help="retrain the best configs with several seeds, as a new Ray Tune experiment",
+        description="Retrain the K best configs of a sweep with seeds 0..N-1 each (on Ray, so on a cluster with "
+        "--address too), keep their final checkpoints in EXPERIMENT/reruns/NAME, and print each config's mean ± std "
+        "of the sweep's metric and how well the sweep's ranking held.",
+    )
+    rerun.add_argument("experiment", help="the sweep's experiment directory")
+    rerun.add_argument("--top", type=int, default=3, help="configs rerun, best first (default: 3)")
+    rerun.add_argument("--seeds", type=int, default=3, help="seeds per config (default: 3)")
+    rerun.add_argument("--epochs", type=int, help="epochs of each run (default: the sweep's)")
+    rerun.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="change a config field of every rerun (repeatable)")
+    rerun.add_argument("--name", help="the rerun's name (default: MODEL-rerun-DATE-TIME)")
+    add_address_argument(rerun)
+    add_data_arguments(rerun, dataset=False)
+    rerun.set_defaults(command=run_rerun)
+
+    sample = verbs.add_parser(
+        "sample", help="draw images from a trained GAN/GLO (or AE/DAE reconstructions) into a .npy file",
+        description="Write a float32 array (N, 28, 28) in [0, 1]: samples of the best (or --trial) GAN or GLO "
+        "checkpoint, or the AE's / DAE's reconstructions of the first N test digits.",
+    )
+    sample.add_argument("experiment", help="an experiment directory (or a rerun's)")
+    sample.add_argument("--trial", help="the trial's id (default: the best trial)")
+    sample.add_argument("--n", type=int, default=2000, help="images (default: 2000)")
+    sample.add_argument("--seed", type=int, default=0, help="seeds the latents (default: 0)")
+    sample.add_argument("--out", default="samples.npy", help="output file (default: samples.npy)")
+    add_data_arguments(sample, dataset=False)
+    sample.set_defaults(command=run_sample)
+
+    report = verbs.add_parser(
+        "report", help="a static HTML report of experiments: best configs, every figure, trial tables",
+        description="Write OUT/index.html and its images: per experiment the best config and metrics (with the "
+        "latest rerun's mean ± std), the model's figures from its best checkpoint, the sweep's figures and the "
+        "trial table. Opens from disk, no server.",
+    )
+    report.add_argument("experiments", nargs="+", metavar="EXPERIMENT")
+    report.add_argument("--out", help="output folder (default: EXPERIMENT/report, or report/ beside several)")
+    report.add_argument("--seed", type=int, default=0, help="seeds samples and t-SNE (default: 0)")
+    add_data_arguments(report, dataset=False)
+    report.set_defaults(command=run_report)
+
+    demo = verbs.add_parser(
+        "demo", help="short sweeps of all four models, a rerun of each best config, and the report",
+        description="Sweep AE, DAE, GAN and GLO with their shipped sweep files' `demo` preset, rerun each best "
+        "config with two seeds, and write the HTML report; prints its path.",
+    )
+    demo.add_argument("--preset", default="demo", help="the sweep files' preset to run (default: demo)")
+    demo.add_argument("--storage", default="runs", help="where the demo's experiments go (default: ./runs)")
+    demo.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: all four")
+    demo.add_argument("--dataset", choices=list(DATASETS), help="default: each sweep file's (mnist)")
+    add_address_argument(demo)
+    add_data_arguments(demo, dataset=False)
+    demo.set_defaults(command=run_demo)
     return parser
 
 
@@ -99,7 +167,7 @@ def add_address_argument(parser: argparse.ArgumentParser) -> None:
 
 def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
     if dataset:  # a sweep file names its dataset and limit in `data:`
-        parser.add_argument("--dataset", default="mnist", choices=list(DATASETS), help="default: mnist")
+        parser.add_argument("--dataset", choices=list(DATASETS), help="default: mnist (or the experiment's)")
         parser.add_argument("--limit", type=int, help="use only the first N images of each partition")
     parser.add_argument(
         "--data-dir", help="folder holding MNIST/raw/ or FashionMNIST/raw/ (default: $SWEEPS_DATA_DIR, else ./data)"
@@ -128,20 +196,32 @@ def run_train(args: argparse.Namespace) -> int:
 
     from trainables.judge import load_judge
 
-    spec = MODELS[args.model]
-    cfg = parse_config(spec.config, parse_overrides(args.overrides))
-    full = load_data(args.dataset, args.data_dir, download=args.download)
-    data = full.limit(args.limit)
+    model, config, dataset, limit = args.model, {}, args.dataset or "mnist", args.limit
+    if args.source:
+        from analysis.checkpoints import pick_trial, trial_config
+        from sweeps.experiment import open_experiment
+
+        experiment, sweep = open_experiment(args.source)
+        trial_id = pick_trial(experiment, sweep, args.trial)
+        model, config = sweep.model, trial_config(experiment, trial_id)
+        dataset, limit = args.dataset or sweep.data.dataset, args.limit or sweep.data.limit
+        log.info("trial %s of %s", trial_id, experiment.path)
+    elif model is None:
+        raise ConfigError(["give a model (sweeps train ae), or --from EXPERIMENT to reproduce one of its trials"])
+    spec = MODELS[model]
+    cfg = parse_config(spec.config, {**config, **parse_overrides(args.overrides)})
+    full = load_data(dataset, args.data_dir, download=args.download)
+    data = full.limit(limit)
     device = pick_device()
     log.info("%s on %s: %d train / %d validation / %d test images, %s, %d threads",
-             args.model, data.name, len(data.train), len(data.val), len(data.test), device, torch.get_num_threads())
+             model, data.name, len(data.train), len(data.val), len(data.test), device, torch.get_num_threads())
     judge = None
     if spec.needs_judge:
         trained = load_judge(full, args.cache_dir, device=str(device))
         log.info("judge: test accuracy %.2f%% (%s)", 100 * trained.accuracy, trained.fingerprint)
         judge = trained.build(device)
     start = time.perf_counter()
-    for metrics, _ in fit_model(args.model, cfg, data, judge, device):
+    for metrics, _ in fit_model(model, cfg, data, judge, device):
         elapsed, start = time.perf_counter() - start, time.perf_counter()
         shown = "  ".join(f"{k} {format_value(v)}" for k, v in metrics.items() if k != "epoch")
         print(f"epoch {metrics['epoch']}/{cfg.epochs}  {shown}  ({elapsed:.1f} s)", flush=True)
@@ -300,6 +380,127 @@ def run_list(args: argparse.Namespace) -> int:
 
     table = list_experiments(args.storage)
     print(table.to_string(index=False) if len(table) else f"no experiments under {args.storage}")
+    return 0
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    import io
+
+    from analysis.results import best_trials, parameter_importance, pareto_front, rerun_summary, sweep_cost, trial_table
+    from sweeps.experiment import RERUN_FILE, open_experiment
+
+    experiment, spec = open_experiment(args.experiment)
+    metric, mode = spec.metric[0], spec.mode[0]
+    table = trial_table(experiment, spec)
+    if table.empty:
+        print(f"{experiment.path}: no trial has started yet")
+        return 1
+    experiment.write("trials.csv", table.to_csv(index=False))
+    parquet = io.BytesIO()
+    table.to_parquet(parquet, index=False)
+    experiment.write("trials.parquet", parquet.getvalue())
+    counts = table["status"].value_counts()
+    print(f"{experiment.path}: {spec.model}, {len(table)} trials (" + ", ".join(f"{n} {k}" for k, n in counts.items())
+          + f"), {metric} ({mode})")
+    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
+    columns += [f"config/{k}" for k in spec.search if f"config/{k}" in table]
+    best = best_trials(table, metric, mode, args.top)
+    view = best[[c for c in dict.fromkeys(columns) if c in best]]
+    print(f"\nbest {len(view)} trials by {metric}:")
+    print(view.rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False, float_format="{:.4g}".format))
+    if len(spec.metric) > 1:
+        front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)
+        print(f"\nPareto front of {' and '.join(spec.metric)}: trials " + ", ".join(front["trial_id"]))
+    cost = sweep_cost(table)
+    print(f"\ncost: {cost['cpu_s']:.0f} CPU-seconds, {cost['gpu_s']:.0f} GPU-seconds over {cost['trials']} trials; "
+          f"{cost['stopped_share']:.0%} on trials stopped early")
+    if experiment.read(RERUN_FILE) is not None:
+        summary = rerun_summary(experiment.path)
+        print(f"\nrerun: {metric} at the final epoch, mean ± std over seeds, per config:")
+        print_rerun(summary, metric)
+    else:
+        importance = parameter_importance(experiment.path)
+        if len(importance):
+            print(f"\nparameter importance for {metric} (fANOVA):")
+            print(importance.to_string(float_format="{:.3f}".format))
+    print(f"\nwrote {experiment.path}/trials.csv and trials.parquet")
+    return 0
+
+
+def print_rerun(summary, metric: str) -> None:
+    import math
+
+    from analysis.results import rank_correlation
+
+    for row in summary.itertuples():
+        print(f"  sweep #{row.sweep_rank} trial {row.rerun_of}: sweep {row.sweep_value:.4g}, rerun {row.mean:.4g} "
+              f"± {0 if math.isnan(row.std) else row.std:.2g} (n={row.count:.0f})")
+    rho = rank_correlation(summary)
+    print("  rank correlation of sweep and rerun (Spearman): " + ("needs 2+ configs" if math.isnan(rho) else
+                                                                   f"{rho:.2f}"))
+
+
+def run_rerun(args: argparse.Namespace) -> int:
+    from analysis.results import rerun_summary
+    from sweeps.experiment import open_experiment
+    from sweeps.launch import load_inputs
+    from sweeps.rerun import plan_rerun, start_rerun
+
+    source, spec = open_experiment(args.experiment)
+    rerun_spec, record = plan_rerun(source, spec, args.top, args.seeds, args.epochs, parse_overrides(args.overrides))
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    with connected(args.address, source.log_file):
+        log.info("rerun of %s: %d configs x %d seeds", source.path, len(record["runs"]) // args.seeds, args.seeds)
+        experiment = start_rerun(source, rerun_spec, record, data, judge, args.name, ["sweeps", *sys.argv[1:]])
+    summary = rerun_summary(experiment.path)
+    print(f"\nrerun {experiment.path}: {spec.metric[0]} at the final epoch, mean ± std over seeds:")
+    print_rerun(summary, spec.metric[0])
+    print(f"  sweeps analyze {experiment.path}\n  sweeps report {source.path}")
+    return 0 if summary["mean"].notna().all() else 1
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from analysis.checkpoints import load_trained
+    from analysis.gallery import draw_samples
+    from sweeps.experiment import open_experiment
+
+    _, spec = open_experiment(args.experiment)
+    data = None
+    if spec.model in ("ae", "dae"):
+        data = load_data(spec.data.dataset, args.data_dir, download=args.download).limit(spec.data.limit)
+    trained = load_trained(args.experiment, args.trial)
+    images = draw_samples(trained, args.n, args.seed, data).astype(np.float32)
+    np.save(args.out, images)
+    what = "reconstructions of test digits" if data is not None else "samples"
+    print(f"wrote {len(images)} {what} of trial {trained.trial_id} (epoch {trained.epoch}) to {args.out}: "
+          f"float32 {images.shape} in [0, 1]")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from analysis.report import write_report
+
+    page = write_report(args.experiments, args.out or default_report_dir(args.experiments), args.data_dir,
+                        args.cache_dir, args.seed)
+    print(f"report: {page}")
+    return 0
+
+
+def default_report_dir(experiments: list[str]) -> Path:
+    if len(experiments) == 1 and "://" not in experiments[0]:
+        return Path(experiments[0]) / "report"
+    local = [Path(e).resolve().parent for e in experiments if "://" not in e]
+    return (local[0] if local else Path.cwd()) / "report"
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from sweeps.demo import run_demo as demo
+
+    page = demo(args.models, args.preset, args.storage, args.dataset, args.address, args.data_dir, args.cache_dir,
+                args.download)
+    print(f"\nreport: {page}\n  open it in a browser: file://{page.resolve()}")
     return 0
 
 

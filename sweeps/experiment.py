@@ -19,6 +19,8 @@ SWEEP_FILE = "sweep.yaml"  # the validated sweep file, presets and overrides app
 ENVIRONMENT_FILE = "environment.json"  # package versions, git commit, data, command line
 DRIVER_FILE = "driver.json"  # which process runs the sweep, so `status` can tell running from interrupted
 STUDY_FILE = "optuna.journal"
+RERUN_FILE = "rerun.json"  # a rerun's record: the sweep it reruns, which trials, seeds and overrides
+RERUNS = "reruns"  # reruns of a sweep live in EXPERIMENT/reruns/NAME
 
 
 @dataclass
@@ -60,11 +62,11 @@ class Experiment:
         # Named by the whole URI: the same name under two storages is two studies.
         return str(folder / f"{self.name}-{hashlib.sha1(self.path.encode()).hexdigest()[:10]}.journal")
 
-    def write(self, filename: str, text: str) -> None:
+    def write(self, filename: str, text: str | bytes) -> None:
         filesystem, path = fs.FileSystem.from_uri(self.path)
         filesystem.create_dir(path, recursive=True)
         with filesystem.open_output_stream(f"{path}/{filename}") as out:
-            out.write(text.encode())
+            out.write(text.encode() if isinstance(text, str) else text)
 
     def read(self, filename: str) -> str | None:
         filesystem, path = fs.FileSystem.from_uri(self.path)

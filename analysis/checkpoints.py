@@ -1,0 +1,83 @@
+"""A trial's checkpoint back as a trained model: its config, networks and the data it was trained on."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from analysis.results import best_trials, trial_table
+from sweeps.experiment import Experiment, open_experiment
+from sweeps.spec import SweepError, SweepSpec
+from trainables.config import parse_config
+from trainables.models.ae import Autoencoder
+from trainables.models.gan import Generator
+from trainables.models.glo import GLO
+from trainables.registry import MODELS
+from trainables.tune import LABELS, STATE_FILE
+
+
+@dataclass
+class TrainedModel:
+    model: str  # ae | dae | gan | glo
+    cfg: object  # the model's typed config
+    network: nn.Module  # Autoencoder, the GAN's Generator, or GLO (generator + training latents), in eval mode
+    trial_id: str
+    epoch: int  # the epoch the checkpoint was taken after
+
+
+def trial_config(experiment: Experiment, trial_id: str) -> dict:
+    """The config a trial started with (its Tune params), labels such as `rerun_of` left out."""
+    text = experiment.read(f"{trial_id}/params.json")
+    if text is None:
+        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
+    return {k: v for k, v in json.loads(text).items() if k not in LABELS}
+
+
+def pick_trial(experiment: Experiment, spec: SweepSpec, trial_id: str | None = None) -> str:
+    """`trial_id` if given, else the sweep's best trial by its first metric."""
+    if trial_id is not None:
+        return trial_id
+    best = best_trials(trial_table(experiment, spec), spec.metric[0], spec.mode[0], k=1)
+    if best.empty:
+        raise SweepError(f"no trial of {experiment.path} reported {spec.metric[0]} yet: nothing to load")
+    return best["trial_id"].iloc[0]
+
+
+def load_trained(path: str, trial_id: str | None = None, device: str = "cpu") -> TrainedModel:
+    """The best checkpoint (by the sweep's metric) of trial `trial_id`, or of the sweep's best trial."""
+    from ray.tune import ExperimentAnalysis
+
+    experiment, spec = open_experiment(path)
+    trial_id = pick_trial(experiment, spec, trial_id)
+    analysis = ExperimentAnalysis(experiment.path)
+    trial = next((t for t in analysis.trials if t.trial_id == trial_id), None)
+    if trial is None:
+        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
+    checkpoint = analysis.get_best_checkpoint(trial, spec.metric[0], spec.mode[0]) or trial.checkpoint
+    if checkpoint is None:
+        raise SweepError(f"trial {trial_id} of {experiment.path} kept no checkpoint (it stopped before its first "
+                         "epoch ended): choose another with --trial")
+    with checkpoint.as_directory() as folder:
+        state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=False)
+    cfg = parse_config(MODELS[spec.model].config, trial_config(experiment, trial_id))
+    return TrainedModel(spec.model, cfg, build_network(spec.model, cfg, state).to(device).eval(), trial_id,
+                        state["epoch"])
+
+
+def build_network(model: str, cfg, state: dict) -> nn.Module:
+    """The network a checkpoint's state holds, weights loaded."""
+    if model in ("ae", "dae"):
+        network = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
+        network.load_state_dict(state["model"])
+    elif model == "gan":
+        network = Generator(cfg.latent_dim)
+        network.load_state_dict(state["generator"])
+    else:
+        num_images = state["model"]["latents.weight"].shape[0]
+        network = GLO(num_images, cfg.latent_dim, cfg.latent_norm)
+        network.load_state_dict(state["model"])
+    return network

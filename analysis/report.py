@@ -1,0 +1,197 @@
+"""The static HTML report: per experiment, the best config, the model's figures, the sweep's figures and trials."""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from analysis import figures, gallery
+from analysis.checkpoints import load_trained
+from analysis.results import (
+    latest_rerun, learning_curves, parameter_importance, rank_correlation, rerun_summary, sweep_cost, trial_table,
+)
+from sweeps.experiment import Experiment, open_experiment
+from sweeps.spec import SweepSpec
+from trainables.data import load_data
+from trainables.judge import load_judge
+from trainables.registry import MODELS
+
+log = logging.getLogger(__name__)
+
+TITLES = {"ae": "Autoencoder", "dae": "Denoising autoencoder", "gan": "GAN", "glo": "GLO"}
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
+figure { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 520px; }
+figure img { max-width: 100%; }
+figcaption { font-size: 0.9em; color: #444; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+td, th { border-bottom: 1px solid #ddd; padding: 0.2em 0.6em; text-align: right; }
+td img { width: 64px; image-rendering: pixelated; }
+code { background: #f4f4f4; padding: 0 0.2em; }
+"""
+
+
+class Writer:
+    """Saves figures under OUT/img and returns their <figure> HTML."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def figure(self, name: str, figure, caption: str) -> str:
+        path = figures.save_figure(figure, self.out / "img" / f"{name}.png")
+        src = path.relative_to(self.out).as_posix()
+        return f'<figure><img src="{src}" alt="{html.escape(name)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
+
+    def image(self, name: str, figure) -> str:
+        path = figures.save_figure(figure, self.out / "img" / f"{name}.png")
+        return f'<img src="{path.relative_to(self.out).as_posix()}" alt="{html.escape(name)}">'
+
+
+def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=None, seed: int = 0) -> Path:
+    """Write OUT/index.html (and OUT/img/) for the experiments at `paths`; returns the page's path."""
+    out = Path(out)
+    writer, started = Writer(out), time.perf_counter()
+    names = [Experiment.at(path).name for path in paths]
+    prefixes = [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]  # image names
+    sections = [experiment_section(path, prefix, writer, data_dir, cache_dir, seed)
+                for path, prefix in zip(paths, prefixes)]
+    built = time.strftime("%Y-%m-%d %H:%M")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>{STYLE}</style>"
+            f"</head><body><h1>Sweep report</h1><p>{len(paths)} experiment(s), built {built} in "
+            f"{time.perf_counter() - started:.0f} s.</p>{''.join(sections)}</body></html>")
+    (out / "index.html").write_text(page)
+    return out / "index.html"
+
+
+def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir, seed: int) -> str:
+    experiment, spec = open_experiment(path)
+    metric, mode = spec.metric[0], spec.mode[0]
+    log.info("report: %s", experiment.path)
+    table = trial_table(experiment, spec)
+    full = load_data(spec.data.dataset, data_dir)
+    data = full.limit(spec.data.limit)
+    judge = load_judge(full, cache_dir).build() if MODELS[spec.model].needs_judge else None
+    rerun = latest_rerun(experiment.path)
+    summary = rerun_summary(rerun) if rerun else None
+    source, trial_id = best_checkpoint(experiment.path, table, rerun, summary, metric, mode)
+    trained = load_trained(source, trial_id)
+    parts = [f"<h2>{TITLES[spec.model]}: <code>{html.escape(experiment.name)}</code></h2>",
+             f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
+             f"({len(data.train)} training images), searched by {metric} ({mode}). "
+             f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
+             best_config_html(table, spec, trained, summary)]
+    parts.append("<h3>Figures of the best model</h3>")
+    parts += [writer.figure(f"{name}-{p.name}", p.figure, p.caption)
+              for p in gallery.model_panels(trained, data, judge, seed)]
+    parts.append("<h3>The sweep</h3>")
+    parts += [writer.figure(f"{name}-{key}", figure, caption) for key, figure, caption in sweep_figures(path, table, spec)]
+    parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, writer, seed))
+    return "<section>" + "".join(parts) + "</section>"
+
+
+def best_checkpoint(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
+                    mode: str) -> tuple[str, str | None]:
+    """Where the figures come from: the rerun config with the best mean, its best seed; else the sweep's best."""
+    if rerun is None or summary["mean"].isna().all():
+        return path, None
+    top = summary.sort_values("rerun_rank").iloc[0]["rerun_of"]
+    runs = trial_table(*open_experiment(rerun))
+    runs = runs[(runs["config/rerun_of"] == top) & runs[metric].notna()]
+    return rerun, runs.sort_values(metric, ascending=mode == "min")["trial_id"].iloc[0]
+
+
+def best_config_html(table: pd.DataFrame, spec: SweepSpec, trained, summary: pd.DataFrame | None) -> str:
+    metric = spec.metric[0]
+    best = table.set_index("trial_id").loc[trained.trial_id] if trained.trial_id in set(table["trial_id"]) else None
+    config = {k: getattr(trained.cfg, k) for k in spec.search if hasattr(trained.cfg, k)}
+    lines = [f"<h3>Best config</h3><p>Figures below come from trial <code>{trained.trial_id}</code> "
+             f"(checkpoint after epoch {trained.epoch}): "
+             + ", ".join(f"<code>{k}={format_value(v)}</code>" for k, v in config.items()) + "</p>"]
+    if best is not None:
+        shown = {k: best[k] for k in spec.reported_metrics() if k in best and not k.startswith("time")}
+        lines.append(metrics_table(shown))
+    if summary is not None:
+        view = summary.assign(value=[f"{m:.4g} ± {s:.2g} (n={c:.0f})" if c == c else "—"
+                                     for m, s, c in zip(summary["mean"], summary["std"].fillna(0), summary["count"])])
+        view = view[["sweep_rank", "rerun_of", "sweep_value", "value", "rerun_rank"]].rename(
+            columns={"sweep_value": f"sweep {metric}", "value": f"rerun {metric}: mean ± std"})
+        rho = rank_correlation(summary)
+        lines.append(f"<p>Rerun of the best configs with several seeds (final epoch). Rank correlation of sweep "
+                     f"and rerun order (Spearman): {'—' if math.isnan(rho) else f'{rho:.2f}'}.</p>"
+                     + view.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
+    return "".join(lines)
+
+
+def metrics_table(metrics: dict) -> str:
+    frame = pd.DataFrame([{k: format_value(v) for k, v in metrics.items()}])
+    return frame.to_html(index=False, border=0)
+
+
+def format_value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def sweep_figures(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[tuple[str, object, str]]:
+    """Optimisation history, metric against each parameter, learning curves, importance, distribution."""
+    metric, mode = spec.metric[0], spec.mode[0]
+    best = f"best_{metric}"
+    if best not in table or table[best].notna().sum() == 0:
+        return []
+    order = table.sort_values("started", na_position="last")
+    out = [("history", figures.plot_optimization_history(order[best].to_numpy(float), mode, metric),
+            f"Each trial's best {metric} in the order trials started, and the best so far.")]
+    kinds = {f"config/{k}": "categorical" if p.type == "categorical" else ("log" if p.log else "linear")
+             for k, p in spec.search.items() if f"config/{k}" in table}
+    if kinds:
+        out.append(("params", figures.plot_metric_vs_params(
+                        table.drop(columns=metric, errors="ignore").rename(columns={best: metric}), metric, kinds),
+                    f"Each trial's best {metric} against each searched parameter."))
+    curves = learning_curves(path)
+    curves = curves[curves["metric"] == metric].rename(columns={"value": metric})
+    stopped = set(table.loc[table["status"] == "stopped", "trial_id"])
+    if len(curves):
+        out.append(("curves", figures.plot_learning_curves(curves, metric, stopped),
+                    f"{metric} after each epoch of every trial; x marks where the scheduler stopped a trial early."))
+    importance = parameter_importance(path)
+    if len(importance):
+        out.append(("importance", figures.plot_importance(importance, metric),
+                    f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
+                    "evaluator on the sweep's study)."))
+    values = table[best]
+    out.append(("distribution", figures.plot_metric_distribution(
+                    values.to_numpy(float), metric, values.min() if mode == "min" else values.max()),
+                f"The best {metric} of each trial; the dashed line is the sweep's best. "
+                + cost_text(table)))
+    return out
+
+
+def cost_text(table: pd.DataFrame) -> str:
+    cost = sweep_cost(table)
+    return (f"The sweep's trials took {cost['cpu_s'] / 60:.1f} CPU-minutes"
+            + (f" and {cost['gpu_s'] / 60:.1f} GPU-minutes" if cost["gpu_s"] else "")
+            + f"; {cost['stopped_share']:.0%} of it went to trials stopped early.")
+
+
+def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data, writer: Writer, seed: int) -> str:
+    """The trial table, with a thumbnail of each trial's samples (GAN, GLO) or reconstructions (AE, DAE)."""
+    metric = spec.metric[0]
+    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_total_s"]
+    columns += [f"config/{k}" for k in spec.search if f"config/{k}" in table]
+    view = table[[c for c in columns if c in table]].copy()
+    thumbnails = []
+    for trial_id, status in zip(table["trial_id"], table["status"]):
+        if status in ("finished", "stopped"):
+            trained = load_trained(path, trial_id)
+            images = gallery.draw_samples(trained, 9, seed, data)
+            thumbnails.append(writer.image(f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
+        else:
+            thumbnails.append("")
+    view.insert(0, "images", thumbnails)
+    view.columns = [c.removeprefix("config/") for c in view.columns]
+    return view.to_html(index=False, escape=False, border=0, na_rep="—", float_format=lambda v: f"{v:.4g}")
+

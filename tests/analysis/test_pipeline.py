@@ -1,0 +1,146 @@
+"""After the sweeps: `sweeps demo` end to end (four smoke sweeps, reruns, the report in a real browser), then the
+tables, reruns, samples and reproductions it leaves, on a real local Ray and real data."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import best_trials, learning_curves, load_experiment, parameter_importance
+from analysis.results import rank_correlation, rerun_summary, sweep_cost
+from sweeps.cli import main
+from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, Experiment
+from sweeps.rerun import version_warnings
+from tests.analysis.browser import load_page
+
+pytestmark = pytest.mark.ray
+MODELS = ("ae", "dae", "gan", "glo")
+
+
+@pytest.fixture(scope="module")
+def demo(local_ray, data_dir, cache_dir, tmp_path_factory):
+    """`sweeps demo --preset smoke`: the folder holding its four experiments and the report."""
+    storage = tmp_path_factory.mktemp("demo")
+    status = main(["demo", "--preset", "smoke", "--storage", str(storage), "--data-dir", str(data_dir),
+                   "--cache-dir", str(cache_dir)])
+    assert status == 0
+    (root,) = storage.iterdir()
+    return root
+
+
+def rerun_of(demo, model):
+    (rerun,) = (demo / model / "reruns").iterdir()
+    return rerun
+
+
+def test_report_opens_in_a_browser_with_every_image(demo):
+    page = load_page(demo / "report" / "index.html")
+    assert page["broken"] == []
+    sources = page["sources"]
+    # The model figures of each section, from the best rerun checkpoint.
+    for name in ("ae-tsne", "dae-tsne_sigma_0.05", "dae-triplets_sigma_0.7", "gan-samples", "gan-interpolation",
+                 "gan-arithmetic_different", "gan-arithmetic_same", "glo-samples", "glo-reconstructions",
+                 "glo-arithmetic_same", "ae-history", "dae-params", "gan-curves", "glo-distribution"):
+        assert f"img/{name}.png" in sources, name
+    # A thumbnail per finished trial: two trials in each smoke sweep.
+    assert sum("-trial-" in s for s in sources) == 8
+    html = (demo / "report" / "index.html").read_text()
+    assert html.count("<section>") == 4 and html.count("Rank correlation") == 4
+
+
+def test_trial_tables_curves_and_cost(demo):
+    path = str(demo / "ae")
+    trials = load_experiment(path)
+    assert list(trials["status"]) == ["finished", "finished"]
+    assert (trials["cpu_s"] == trials["time_total_s"]).all() and (trials["gpu_s"] == 0).all()
+    curves = learning_curves(path)
+    assert set(curves.columns) == {"trial_id", "epoch", "time_total_s", "metric", "value"}
+    val = curves[curves["metric"] == "val_mse"]
+    assert sorted(val["epoch"]) == [1, 1, 2, 2]
+    # The best value in the table is the best of the trial's curve.
+    for trial_id, best in zip(trials["trial_id"], trials["best_val_mse"]):
+        assert val.loc[val["trial_id"] == trial_id, "value"].min() == best
+    assert learning_curves(f"file://{path}").equals(curves)  # a URI, as s3:// goes
+    assert list(best_trials(trials, "val_mse", "min", 1)["trial_id"]) == [trials["trial_id"][0]]
+    importance = parameter_importance(path)
+    assert set(importance.index) == {"latent_dim", "lr", "batch_size"}
+    assert importance.sum() == pytest.approx(1.0)
+
+
+def test_rerun_records_its_source_and_reproduces_the_sweep(demo):
+    sweep = load_experiment(str(demo / "gan"))
+    rerun = rerun_of(demo, "gan")
+    record = json.loads((rerun / RERUN_FILE).read_text())
+    assert record["source"] == str(demo / "gan") and record["seeds"] == 2
+    runs = load_experiment(str(rerun))
+    assert len(runs) == 4 and set(runs["config/rerun_of"]) == set(sweep["trial_id"])
+    assert sorted(runs["config/seed"]) == [0, 0, 1, 1]
+    # Seed 0 is the sweep trial's own seed: the same config and data give the same FID.
+    for trial_id, fid in zip(sweep["trial_id"], sweep["fid"]):
+        again = runs[(runs["config/rerun_of"] == trial_id) & (runs["config/seed"] == 0)]["fid"]
+        assert again.item() == pytest.approx(fid, rel=1e-5)
+    summary = rerun_summary(str(rerun))
+    assert list(summary["sweep_rank"]) == [1, 2] and (summary["count"] == 2).all()
+    assert summary["mean"].tolist() == pytest.approx(
+        [runs.loc[runs["config/rerun_of"] == t, "fid"].mean() for t in summary["rerun_of"]])
+    assert rank_correlation(summary) in (-1.0, 1.0)
+
+
+def test_version_warnings_name_what_changed(demo):
+    source = Experiment.at(str(demo / "ae"))
+    now = json.loads(source.read(ENVIRONMENT_FILE))
+    assert [w for w in version_warnings(source, now) if "uncommitted" not in w] == []
+    now["packages"]["torch"] = "0.1"
+    now["data"]["fingerprint"] = "other"
+    warnings = version_warnings(source, now)
+    assert any(w.startswith("torch ") and w.endswith("0.1 now") for w in warnings)
+    assert any("data" in w and "other now" in w for w in warnings)
+
+
+def test_analyze_writes_the_table_for_pandas(demo, capsys):
+    path = demo / "glo"
+    assert main(["analyze", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "best 2 trials by fid" in out and "CPU-seconds" in out
+    table = load_experiment(str(path))
+    assert pd.read_parquet(path / "trials.parquet").equals(table)
+    assert list(pd.read_csv(path / "trials.csv")["trial_id"]) == list(table["trial_id"])
+    assert main(["analyze", str(rerun_of(demo, "glo"))]) == 0
+    assert "rank correlation of sweep and rerun" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["gan", "glo", "dae"])
+def test_sample_writes_images_in_pixel_range(model, demo, data_dir, tmp_path, capsys):
+    out = tmp_path / "samples.npy"
+    assert main(["sample", str(demo / model), "--n", "40", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    images = np.load(out)
+    assert images.shape == (40, 28, 28) and images.dtype == np.float32
+    assert 0 <= images.min() and images.max() <= 1 and images.std() > 0
+    best = load_experiment(str(demo / model))["trial_id"][0]
+    assert f"trial {best}" in capsys.readouterr().out
+
+
+def test_train_from_a_trial_reproduces_it(demo, data_dir, capsys):
+    trials = load_experiment(str(demo / "ae"))
+    trial = trials.iloc[-1]
+    assert main(["train", "--from", str(demo / "ae"), "--trial", trial["trial_id"], "--data-dir", str(data_dir)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("epoch 2/2")
+    val_mse = float(last.split("val_mse ")[1].split()[0])
+    assert math.isclose(val_mse, trial["val_mse"], rel_tol=0.02)  # 2 threads here, 1 in the trial
+
+
+def test_cost_share_of_trials_stopped_early():
+    trials = pd.DataFrame({"status": ["finished", "stopped", "stopped"], "time_total_s": [6.0, 2.0, 2.0],
+                           "cpu_s": [6.0, 2.0, 2.0], "gpu_s": [3.0, 1.0, 1.0]})
+    cost = sweep_cost(trials)
+    assert cost["cpu_s"] == 10 and cost["gpu_s"] == 5 and cost["stopped_share"] == pytest.approx(0.4)
+
+
+def test_best_trials_leave_out_failures():
+    trials = pd.DataFrame({"trial_id": list("abcd"), "status": ["finished", "diverged", "stopped", "errored"],
+                           "best_fid": [30.0, 1.0, 20.0, math.nan]})
+    assert list(best_trials(trials, "fid", "min", 5)["trial_id"]) == ["c", "a"]
+    assert list(best_trials(trials, "fid", "max", 1)["trial_id"]) == ["a"]
