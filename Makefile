@@ -15,7 +15,7 @@ $(BIN)/sweeps: pyproject.toml
 	touch $@
 
 demo: $(BIN)/sweeps
-	$(BIN)/sweeps run sweeps/specs/ae.yaml --preset smoke
+	$(BIN)/sweeps demo
 
 test: $(BIN)/sweeps
 	$(BIN)/python -m pytest -q --durations=10

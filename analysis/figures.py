@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator, NullFormatter
 
 CELL = 1.0  # inches per 28x28 image, so a 4x4 grid is about 4x4 inches
 KINDS = ("log", "linear", "categorical")
@@ -182,6 +183,7 @@ def plot_metric_vs_params(table: pd.DataFrame, metric: str, params: dict[str, st
         else:
             ax.scatter(points[name], points[metric], s=14, alpha=0.7)
             ax.set_xscale("log" if kind == "log" else "linear")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # labels at every minor tick overlap on short ranges
         ax.set_xlabel(name)
     for ax in axes[:, 0]:
         ax.set_ylabel(metric)
@@ -201,6 +203,7 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | 
         ax.plot(curve["epoch"], curve[metric], linewidth=1.0 if early else 1.4, alpha=0.6 if early else 0.9)
         if early:
             ends.append((curve["epoch"].iloc[-1], curve[metric].iloc[-1]))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if ends:
         epoch, value = zip(*ends)
         ax.scatter(epoch, value, marker="x", s=30, color="black", zorder=3, label="stopped early (ASHA)")

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 TITLES = {"ae": "Autoencoder", "dae": "Denoising autoencoder", "gan": "GAN", "glo": "GLO"}
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-figure { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 520px; }
+figure { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 100%; }
 figure img { max-width: 100%; }
 figcaption { font-size: 0.9em; color: #444; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
@@ -58,17 +58,19 @@ def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=Non
     writer, started = Writer(out), time.perf_counter()
     names = [Experiment.at(path).name for path in paths]
     prefixes = [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]  # image names
-    sections = [experiment_section(path, prefix, writer, data_dir, cache_dir, seed)
-                for path, prefix in zip(paths, prefixes)]
+    sections, rows = zip(*(experiment_section(path, prefix, writer, data_dir, cache_dir, seed)
+                           for path, prefix in zip(paths, prefixes)))
     built = time.strftime("%Y-%m-%d %H:%M")
+    overview = pd.DataFrame(rows).to_html(index=False, border=0, escape=False, na_rep="—")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>{STYLE}</style>"
             f"</head><body><h1>Sweep report</h1><p>{len(paths)} experiment(s), built {built} in "
-            f"{time.perf_counter() - started:.0f} s.</p>{''.join(sections)}</body></html>")
+            f"{time.perf_counter() - started:.0f} s.</p>{overview}{''.join(sections)}</body></html>")
     (out / "index.html").write_text(page)
     return out / "index.html"
 
 
-def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir, seed: int) -> str:
+def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir, seed: int) -> tuple[str, dict]:
+    """The experiment's part of the page, and its line of the overview table."""
     experiment, spec = open_experiment(path)
     metric, mode = spec.metric[0], spec.mode[0]
     log.info("report: %s", experiment.path)
@@ -80,18 +82,33 @@ def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir
     summary = rerun_summary(rerun) if rerun else None
     source, trial_id = best_checkpoint(experiment.path, table, rerun, summary, metric, mode)
     trained = load_trained(source, trial_id)
+    runs = table if source == path else trial_table(*open_experiment(source))
+    best = runs.set_index("trial_id").loc[trained.trial_id]
     parts = [f"<h2>{TITLES[spec.model]}: <code>{html.escape(experiment.name)}</code></h2>",
              f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
              f"({len(data.train)} training images), searched by {metric} ({mode}). "
              f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
-             best_config_html(table, spec, trained, summary)]
+             best_config_html(best, spec, trained, summary)]
     parts.append("<h3>Figures of the best model</h3>")
     parts += [writer.figure(f"{name}-{p.name}", p.figure, p.caption)
               for p in gallery.model_panels(trained, data, judge, seed)]
     parts.append("<h3>The sweep</h3>")
     parts += [writer.figure(f"{name}-{key}", figure, caption) for key, figure, caption in sweep_figures(path, table, spec)]
     parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, writer, seed))
-    return "<section>" + "".join(parts) + "</section>"
+    row = {
+        "model": f'<a href="#{name}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
+        "trials": len(table), "metric": f"{metric} ({mode})",
+        "sweep best": format_value(table[f"best_{metric}"].iloc[0]), "rerun: mean ± std": rerun_text(summary),
+    }
+    return f'<section id="{name}">' + "".join(parts) + "</section>", row
+
+
+def rerun_text(summary: pd.DataFrame | None) -> str:
+    """The best rerun config's mean ± std, or a dash."""
+    if summary is None or summary["mean"].isna().all():
+        return "—"
+    top = summary.sort_values("rerun_rank").iloc[0]
+    return f"{top['mean']:.4g} ± {0 if math.isnan(top['std']) else top['std']:.2g} (n={top['count']:.0f})"
 
 
 def best_checkpoint(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
@@ -105,19 +122,16 @@ def best_checkpoint(path: str, table: pd.DataFrame, rerun: str | None, summary: 
     return rerun, runs.sort_values(metric, ascending=mode == "min")["trial_id"].iloc[0]
 
 
-def best_config_html(table: pd.DataFrame, spec: SweepSpec, trained, summary: pd.DataFrame | None) -> str:
+def best_config_html(best: pd.Series, spec: SweepSpec, trained, summary: pd.DataFrame | None) -> str:
     metric = spec.metric[0]
-    best = table.set_index("trial_id").loc[trained.trial_id] if trained.trial_id in set(table["trial_id"]) else None
     config = {k: getattr(trained.cfg, k) for k in spec.search if hasattr(trained.cfg, k)}
     lines = [f"<h3>Best config</h3><p>Figures below come from trial <code>{trained.trial_id}</code> "
              f"(checkpoint after epoch {trained.epoch}): "
              + ", ".join(f"<code>{k}={format_value(v)}</code>" for k, v in config.items()) + "</p>"]
-    if best is not None:
-        shown = {k: best[k] for k in spec.reported_metrics() if k in best and not k.startswith("time")}
-        lines.append(metrics_table(shown))
+    shown = {k: best[k] for k in spec.reported_metrics() if k in best and not k.startswith("time")}
+    lines.append(f"<p>Its metrics after the last epoch:</p>{metrics_table(shown)}")
     if summary is not None:
-        view = summary.assign(value=[f"{m:.4g} ± {s:.2g} (n={c:.0f})" if c == c else "—"
-                                     for m, s, c in zip(summary["mean"], summary["std"].fillna(0), summary["count"])])
+        view = summary.assign(value=[rerun_text(summary.iloc[[i]]) for i in range(len(summary))])
         view = view[["sweep_rank", "rerun_of", "sweep_value", "value", "rerun_rank"]].rename(
             columns={"sweep_value": f"sweep {metric}", "value": f"rerun {metric}: mean ± std"})
         rho = rank_correlation(summary)
@@ -145,11 +159,12 @@ def sweep_figures(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[tuple
     order = table.sort_values("started", na_position="last")
     out = [("history", figures.plot_optimization_history(order[best].to_numpy(float), mode, metric),
             f"Each trial's best {metric} in the order trials started, and the best so far.")]
-    kinds = {f"config/{k}": "categorical" if p.type == "categorical" else ("log" if p.log else "linear")
+    kinds = {k: "categorical" if p.type == "categorical" else ("log" if p.log else "linear")
              for k, p in spec.search.items() if f"config/{k}" in table}
     if kinds:
-        out.append(("params", figures.plot_metric_vs_params(
-                        table.drop(columns=metric, errors="ignore").rename(columns={best: metric}), metric, kinds),
+        params = table.drop(columns=metric, errors="ignore").rename(columns={best: metric})
+        params = params.rename(columns=lambda c: c.removeprefix("config/"))
+        out.append(("params", figures.plot_metric_vs_params(params, metric, kinds),
                     f"Each trial's best {metric} against each searched parameter."))
     curves = learning_curves(path)
     curves = curves[curves["metric"] == metric].rename(columns={"value": metric})

@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         "mean ± std, for a rerun), and write EXPERIMENT/trials.csv and trials.parquet for pandas.",
     )
     analyze.add_argument("experiment", help="an experiment directory, or a rerun's (EXPERIMENT/reruns/NAME)")
-    analyze.add_argument("--top", type=int, default=10, help="best trials shown (default: 10)")
+    analyze.add_argument("--top", type=positive, default=10, help="best trials shown (default: 10)")
     analyze.set_defaults(command=run_analyze)
 
     rerun = verbs.add_parser(
@@ -111,9 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
         "of the sweep's metric and how well the sweep's ranking held.",
     )
     rerun.add_argument("experiment", help="the sweep's experiment directory")
-    rerun.add_argument("--top", type=int, default=3, help="configs rerun, best first (default: 3)")
-    rerun.add_argument("--seeds", type=int, default=3, help="seeds per config (default: 3)")
-    rerun.add_argument("--epochs", type=int, help="epochs of each run (default: the sweep's)")
+    rerun.add_argument("--top", type=positive, default=3, help="configs rerun, best first (default: 3)")
+    rerun.add_argument("--seeds", type=positive, default=3, help="seeds per config (default: 3)")
+    rerun.add_argument("--epochs", type=positive, help="epochs of each run (default: the sweep's)")
     rerun.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="change a config field of every rerun (repeatable)")
     rerun.add_argument("--name", help="the rerun's name (default: MODEL-rerun-DATE-TIME)")
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sample.add_argument("experiment", help="an experiment directory (or a rerun's)")
     sample.add_argument("--trial", help="the trial's id (default: the best trial)")
-    sample.add_argument("--n", type=int, default=2000, help="images (default: 2000)")
+    sample.add_argument("--n", type=positive, default=2000, help="images (default: 2000)")
     sample.add_argument("--seed", type=int, default=0, help="seeds the latents (default: 0)")
     sample.add_argument("--out", default="samples.npy", help="output file (default: samples.npy)")
     add_data_arguments(sample, dataset=False)
@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(demo, dataset=False)
     demo.set_defaults(command=run_demo)
     return parser
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
 
 
 def add_address_argument(parser: argparse.ArgumentParser) -> None:
@@ -403,7 +409,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     print(f"{experiment.path}: {spec.model}, {len(table)} trials (" + ", ".join(f"{n} {k}" for k, n in counts.items())
           + f"), {metric} ({mode})")
     columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
-    columns += [f"config/{k}" for k in spec.search if f"config/{k}" in table]
+    columns += [f"config/{k}" for k in ("rerun_of", "seed", *spec.search) if f"config/{k}" in table]
     best = best_trials(table, metric, mode, args.top)
     view = best[[c for c in dict.fromkeys(columns) if c in best]]
     print(f"\nbest {len(view)} trials by {metric}:")

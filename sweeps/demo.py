@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from analysis.report import write_report
-from sweeps.cli import connected, report_results
+from analysis.results import rerun_summary
+from sweeps.cli import connected, print_rerun, report_results
 from sweeps.experiment import new_experiment
 from sweeps.launch import check_resources, load_inputs, start_sweep
 from sweeps.rerun import plan_rerun, start_rerun
@@ -38,7 +39,9 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
             report_results(experiment, spec)
             rerun_spec, record = plan_rerun(experiment, spec, top, seeds, None, {})
             log.info("\n== %s: rerun of the best %d configs with %d seeds each", spec.model, top, seeds)
-            start_rerun(experiment, rerun_spec, record, data, judge, "demo", command)
+            rerun = start_rerun(experiment, rerun_spec, record, data, judge, "demo", command)
+            print(f"{spec.metric[0]} at the final epoch, mean ± std over seeds:")
+            print_rerun(rerun_summary(rerun.path), spec.metric[0])
             experiments.append(experiment.path)
     log.info("\n== report (sweeps and reruns took %.0f s)", time.perf_counter() - started)
     return write_report(experiments, root / "report", data_dir, cache_dir)

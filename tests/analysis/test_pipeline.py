@@ -3,6 +3,7 @@ tables, reruns, samples and reproductions it leaves, on a real local Ray and rea
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -47,7 +48,19 @@ def test_report_opens_in_a_browser_with_every_image(demo):
     # A thumbnail per finished trial: two trials in each smoke sweep.
     assert sum("-trial-" in s for s in sources) == 8
     html = (demo / "report" / "index.html").read_text()
-    assert html.count("<section>") == 4 and html.count("Rank correlation") == 4
+    assert html.count("<section id=") == 4 and html.count("Rank correlation") == 4
+    # The overview links each experiment's section; mean ± std over 2 seeds in it and in each rerun table (2 configs).
+    assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', html) == ["Autoencoder", "Denoising autoencoder", "GAN", "GLO"]
+    assert html.count("(n=2)") == 4 + 4 * 2
+
+
+def test_mistakes_exit_2_with_the_fix(demo, tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+    assert "no sweep at" in capsys.readouterr().err
+    assert main(["sample", str(demo / "gan"), "--trial", "nope", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "no trial nope" in capsys.readouterr().err
+    assert main(["train"]) == 2
+    assert "--from EXPERIMENT" in capsys.readouterr().err
 
 
 def test_trial_tables_curves_and_cost(demo):
