@@ -80,9 +80,9 @@ def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir
     judge = load_judge(full, cache_dir).build() if MODELS[spec.model].needs_judge else None
     rerun = latest_rerun(experiment.path)
     summary = rerun_summary(rerun) if rerun else None
-    source, trial_id = best_checkpoint(experiment.path, table, rerun, summary, metric, mode)
+    source, trial_id = best_checkpoint(experiment.path, rerun, summary, metric, mode)
     trained = load_trained(source, trial_id)
-    runs = table if source == path else trial_table(*open_experiment(source))
+    runs = table if source == experiment.path else trial_table(*open_experiment(source))
     best = runs.set_index("trial_id").loc[trained.trial_id]
     parts = [f"<h2>{TITLES[spec.model]}: <code>{html.escape(experiment.name)}</code></h2>",
              f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
@@ -111,7 +111,7 @@ def rerun_text(summary: pd.DataFrame | None) -> str:
     return f"{top['mean']:.4g} ± {0 if math.isnan(top['std']) else top['std']:.2g} (n={top['count']:.0f})"
 
 
-def best_checkpoint(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
+def best_checkpoint(path: str, rerun: str | None, summary: pd.DataFrame | None, metric: str,
                     mode: str) -> tuple[str, str | None]:
     """Where the figures come from: the rerun config with the best mean, its best seed; else the sweep's best."""
     if rerun is None or summary["mean"].isna().all():

@@ -31,15 +31,15 @@ def plan_rerun(experiment: Experiment, spec: SweepSpec, top: int, seeds: int, ep
     if best.empty:
         raise SweepError(f"no trial of {experiment.path} reported {metric}: nothing to rerun")
     config_class, runs = MODELS[spec.model].config, []
-    configs = {trial_id: {**trial_config(experiment, trial_id), **overrides} for trial_id in best["trial_id"]}
-    # The same keys in every run: what any of them set, the conditional ones that others lack at their defaults.
-    keys = {"seed", "epochs", *(k for config in configs.values() for k in config)}
     for rank, (trial_id, value) in enumerate(zip(best["trial_id"], best[f"best_{metric}"]), start=1):
-        config = configs[trial_id] | ({"epochs": epochs} if epochs is not None else {})
+        config = {**trial_config(experiment, trial_id), **overrides}
+        if epochs is not None:
+            config["epochs"] = epochs
         for seed in range(seeds):
+            # Every field spelled out: the rerun does not depend on defaults that may change, and every run has
+            # the same keys, as Tune's points to evaluate need (a conditional parameter takes its default).
             full = dataclasses.asdict(parse_config(config_class, {**config, "seed": seed}))
-            runs.append({"rerun_of": trial_id, "sweep_rank": rank, "sweep_value": float(value),
-                         "config": {k: full[k] for k in sorted(keys)}})
+            runs.append({"rerun_of": trial_id, "sweep_rank": rank, "sweep_value": float(value), "config": full})
     rerun_spec = spec.model_copy(update={
         "num_samples": len(runs), "scheduler": NoScheduler(type="none"), "time_budget_s": None,
         "fixed": {**spec.fixed, **({"epochs": epochs} if epochs is not None else {})},
