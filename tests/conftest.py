@@ -62,10 +62,23 @@ def tiny(digits) -> Data:
     return digits.limit(192)
 
 
-@pytest.fixture(scope="session")
-def local_ray():
+def start_local_ray():
     import ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    return ray
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    ray = start_local_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def fresh_ray(local_ray):
+    """The session's Ray started anew, for a trial that needs both CPUs: once in CI a Ray kept counting one
+    CPU as used after every worker had ended, and such a trial then waited for ever."""
+    local_ray.shutdown()
+    return start_local_ray()
