@@ -1,15 +1,14 @@
-"""A trial's checkpoint back as a trained model: its config, networks and the data it was trained on."""
+"""A trial's checkpoint back as a trained model: its config and network."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from analysis.results import best_trials, trial_table
+from analysis.results import best_checkpoint, best_trials, trial_table
 from sweeps.experiment import Experiment, open_experiment
 from sweeps.spec import SweepError, SweepSpec
 from trainables.config import parse_config
@@ -17,7 +16,7 @@ from trainables.models.ae import Autoencoder
 from trainables.models.gan import Generator
 from trainables.models.glo import GLO
 from trainables.registry import MODELS
-from trainables.tune import LABELS, STATE_FILE
+from trainables.tune import STATE_FILE
 
 
 @dataclass
@@ -27,14 +26,6 @@ class TrainedModel:
     network: nn.Module  # Autoencoder, the GAN's Generator, or GLO (generator + training latents), in eval mode
     trial_id: str
     epoch: int  # the epoch the checkpoint was taken after
-
-
-def trial_config(experiment: Experiment, trial_id: str) -> dict:
-    """The config a trial started with (its Tune params), labels such as `rerun_of` left out."""
-    text = experiment.read(f"{trial_id}/params.json")
-    if text is None:
-        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
-    return {k: v for k, v in json.loads(text).items() if k not in LABELS}
 
 
 def pick_trial(experiment: Experiment, spec: SweepSpec, trial_id: str | None = None) -> str:
@@ -49,21 +40,15 @@ def pick_trial(experiment: Experiment, spec: SweepSpec, trial_id: str | None = N
 
 def load_trained(path: str, trial_id: str | None = None, device: str = "cpu") -> TrainedModel:
     """The best checkpoint (by the sweep's metric) of trial `trial_id`, or of the sweep's best trial."""
-    from ray.tune import ExperimentAnalysis
-
     experiment, spec = open_experiment(path)
     trial_id = pick_trial(experiment, spec, trial_id)
-    analysis = ExperimentAnalysis(experiment.path)
-    trial = next((t for t in analysis.trials if t.trial_id == trial_id), None)
-    if trial is None:
-        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
-    checkpoint = analysis.get_best_checkpoint(trial, spec.metric[0], spec.mode[0]) or trial.checkpoint
+    checkpoint = best_checkpoint(experiment, spec, trial_id)
     if checkpoint is None:
         raise SweepError(f"trial {trial_id} of {experiment.path} kept no checkpoint (it stopped before its first "
                          "epoch ended): choose another with --trial")
     with checkpoint.as_directory() as folder:
         state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=False)
-    cfg = parse_config(MODELS[spec.model].config, trial_config(experiment, trial_id))
+    cfg = parse_config(MODELS[spec.model].config, experiment.trial_config(trial_id))
     return TrainedModel(spec.model, cfg, build_network(spec.model, cfg, state).to(device).eval(), trial_id,
                         state["epoch"])
 

@@ -12,14 +12,14 @@ import pandas as pd
 
 from analysis import figures, gallery
 from analysis.checkpoints import load_trained
+from analysis.gallery import Panel
 from analysis.results import (
-    latest_rerun, learning_curves, parameter_importance, rank_correlation, rerun_summary, sweep_cost, trial_table,
+    best_trials, latest_rerun, learning_curves, mean_std_text, parameter_importance, rank_correlation, rerun_summary, shown_columns,
+    sweep_cost, trial_table,
 )
-from sweeps.experiment import Experiment, open_experiment
-from sweeps.spec import SweepSpec
-from trainables.data import load_data
-from trainables.judge import load_judge
-from trainables.registry import MODELS
+from sweeps.experiment import Experiment, load_inputs, open_experiment
+from sweeps.spec import SweepError, SweepSpec
+from trainables.config import format_value
 
 log = logging.getLogger(__name__)
 
@@ -36,29 +36,24 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 """
 
 
-class Writer:
-    """Saves figures under OUT/img and returns their <figure> HTML."""
+def image_html(out: Path, name: str, figure) -> str:
+    """Save `figure` as OUT/img/NAME.png; its <img>, by a path relative to the page."""
+    figures.save_figure(figure, out / "img" / f"{name}.png")
+    return f'<img src="img/{html.escape(name)}.png" alt="{html.escape(name)}">'
 
-    def __init__(self, out: Path):
-        self.out = out
 
-    def figure(self, name: str, figure, caption: str) -> str:
-        path = figures.save_figure(figure, self.out / "img" / f"{name}.png")
-        src = path.relative_to(self.out).as_posix()
-        return f'<figure><img src="{src}" alt="{html.escape(name)}"><figcaption>{html.escape(caption)}</figcaption></figure>'
-
-    def image(self, name: str, figure) -> str:
-        path = figures.save_figure(figure, self.out / "img" / f"{name}.png")
-        return f'<img src="{path.relative_to(self.out).as_posix()}" alt="{html.escape(name)}">'
+def panel_html(out: Path, prefix: str, panel: Panel) -> str:
+    image = image_html(out, f"{prefix}-{panel.name}", panel.figure)
+    return f"<figure>{image}<figcaption>{html.escape(panel.caption)}</figcaption></figure>"
 
 
 def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=None, seed: int = 0) -> Path:
     """Write OUT/index.html (and OUT/img/) for the experiments at `paths`; returns the page's path."""
     out = Path(out)
-    writer, started = Writer(out), time.perf_counter()
+    started = time.perf_counter()
     names = [Experiment.at(path).name for path in paths]
     prefixes = [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]  # image names
-    sections, rows = zip(*(experiment_section(path, prefix, writer, data_dir, cache_dir, seed)
+    sections, rows = zip(*(experiment_section(path, prefix, out, data_dir, cache_dir, seed)
                            for path, prefix in zip(paths, prefixes)))
     built = time.strftime("%Y-%m-%d %H:%M")
     overview = pd.DataFrame(rows).to_html(index=False, border=0, escape=False, na_rep="—")
@@ -69,32 +64,28 @@ def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=Non
     return out / "index.html"
 
 
-def experiment_section(path: str, name: str, writer: Writer, data_dir, cache_dir, seed: int) -> tuple[str, dict]:
+def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, seed: int) -> tuple[str, dict]:
     """The experiment's part of the page, and its line of the overview table."""
     experiment, spec = open_experiment(path)
     metric, mode = spec.metric[0], spec.mode[0]
     log.info("report: %s", experiment.path)
     table = trial_table(experiment, spec)
-    full = load_data(spec.data.dataset, data_dir)
-    data = full.limit(spec.data.limit)
-    judge = load_judge(full, cache_dir).build() if MODELS[spec.model].needs_judge else None
+    data, judge = load_inputs(spec, data_dir, cache_dir)
+    judge = judge.build() if judge is not None else None
     rerun = latest_rerun(experiment.path)
     summary = rerun_summary(rerun) if rerun else None
-    source, trial_id = best_checkpoint(experiment.path, rerun, summary, metric, mode)
-    trained = load_trained(source, trial_id)
-    runs = table if source == experiment.path else trial_table(*open_experiment(source))
-    best = runs.set_index("trial_id").loc[trained.trial_id]
+    source, best = figure_source(experiment.path, table, rerun, summary, metric, mode)
+    trained = load_trained(source, best["trial_id"])
     parts = [f"<h2>{TITLES[spec.model]}: <code>{html.escape(experiment.name)}</code></h2>",
              f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
              f"({len(data.train)} training images), searched by {metric} ({mode}). "
              f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
              best_config_html(best, spec, trained, summary)]
     parts.append("<h3>Figures of the best model</h3>")
-    parts += [writer.figure(f"{name}-{p.name}", p.figure, p.caption)
-              for p in gallery.model_panels(trained, data, judge, seed)]
+    parts += [panel_html(out, name, panel) for panel in gallery.model_panels(trained, data, judge, seed)]
     parts.append("<h3>The sweep</h3>")
-    parts += [writer.figure(f"{name}-{key}", figure, caption) for key, figure, caption in sweep_figures(path, table, spec)]
-    parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, writer, seed))
+    parts += [panel_html(out, name, panel) for panel in sweep_panels(path, table, spec)]
+    parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, out, seed))
     row = {
         "model": f'<a href="#{name}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
         "trials": len(table), "metric": f"{metric} ({mode})",
@@ -108,18 +99,23 @@ def rerun_text(summary: pd.DataFrame | None) -> str:
     if summary is None or summary["mean"].isna().all():
         return "—"
     top = summary.sort_values("rerun_rank").iloc[0]
-    return f"{top['mean']:.4g} ± {0 if math.isnan(top['std']) else top['std']:.2g} (n={top['count']:.0f})"
+    return mean_std_text(top["mean"], top["std"], top["count"])
 
 
-def best_checkpoint(path: str, rerun: str | None, summary: pd.DataFrame | None, metric: str,
-                    mode: str) -> tuple[str, str | None]:
-    """Where the figures come from: the rerun config with the best mean, its best seed; else the sweep's best."""
+def figure_source(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
+                  mode: str) -> tuple[str, pd.Series]:
+    """Where the figures come from, and that trial's row: the best seed (final epoch) of the rerun config with the
+    best mean; else the sweep's best trial."""
     if rerun is None or summary["mean"].isna().all():
-        return path, None
-    top = summary.sort_values("rerun_rank").iloc[0]["rerun_of"]
-    runs = trial_table(*open_experiment(rerun))
-    runs = runs[(runs["config/rerun_of"] == top) & runs[metric].notna()]
-    return rerun, runs.sort_values(metric, ascending=mode == "min")["trial_id"].iloc[0]
+        source, best = path, best_trials(table, metric, mode, k=1)
+    else:
+        top = summary.sort_values("rerun_rank").iloc[0]["rerun_of"]
+        runs = trial_table(*open_experiment(rerun))
+        runs = runs[(runs["config/rerun_of"] == top) & runs[metric].notna()]
+        source, best = rerun, runs.sort_values(metric, ascending=mode == "min").head(1)
+    if best.empty:
+        raise SweepError(f"no trial of {path} reported {metric} yet: nothing to show")
+    return source, best.iloc[0]
 
 
 def best_config_html(best: pd.Series, spec: SweepSpec, trained, summary: pd.DataFrame | None) -> str:
@@ -131,7 +127,7 @@ def best_config_html(best: pd.Series, spec: SweepSpec, trained, summary: pd.Data
     shown = {k: best[k] for k in spec.reported_metrics() if k in best and not k.startswith("time")}
     lines.append(f"<p>Its metrics after the last epoch:</p>{metrics_table(shown)}")
     if summary is not None:
-        view = summary.assign(value=[rerun_text(summary.iloc[[i]]) for i in range(len(summary))])
+        view = summary.assign(value=[mean_std_text(*row) for row in summary[["mean", "std", "count"]].to_numpy()])
         view = view[["sweep_rank", "rerun_of", "sweep_value", "value", "rerun_rank"]].rename(
             columns={"sweep_value": f"sweep {metric}", "value": f"rerun {metric}: mean ± std"})
         rho = rank_correlation(summary)
@@ -146,43 +142,39 @@ def metrics_table(metrics: dict) -> str:
     return frame.to_html(index=False, border=0)
 
 
-def format_value(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def sweep_figures(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[tuple[str, object, str]]:
+def sweep_panels(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[Panel]:
     """Optimisation history, metric against each parameter, learning curves, importance, distribution."""
     metric, mode = spec.metric[0], spec.mode[0]
     best = f"best_{metric}"
     if best not in table or table[best].notna().sum() == 0:
         return []
     order = table.sort_values("started", na_position="last")
-    out = [("history", figures.plot_optimization_history(order[best].to_numpy(float), mode, metric),
-            f"Each trial's best {metric} in the order trials started, and the best so far.")]
+    panels = [Panel("history", figures.plot_optimization_history(order[best].to_numpy(float), mode, metric),
+                    f"Each trial's best {metric} in the order trials started, and the best so far.")]
     kinds = {k: "categorical" if p.type == "categorical" else ("log" if p.log else "linear")
              for k, p in spec.search.items() if f"config/{k}" in table}
     if kinds:
         params = table.drop(columns=metric, errors="ignore").rename(columns={best: metric})
         params = params.rename(columns=lambda c: c.removeprefix("config/"))
-        out.append(("params", figures.plot_metric_vs_params(params, metric, kinds),
-                    f"Each trial's best {metric} against each searched parameter."))
+        panels.append(Panel("params", figures.plot_metric_vs_params(params, metric, kinds),
+                            f"Each trial's best {metric} against each searched parameter."))
     curves = learning_curves(path)
     curves = curves[curves["metric"] == metric].rename(columns={"value": metric})
     stopped = set(table.loc[table["status"] == "stopped", "trial_id"])
     if len(curves):
-        out.append(("curves", figures.plot_learning_curves(curves, metric, stopped),
-                    f"{metric} after each epoch of every trial; x marks where the scheduler stopped a trial early."))
+        panels.append(Panel("curves", figures.plot_learning_curves(curves, metric, stopped),
+                            f"{metric} after each epoch of every trial; x marks where the scheduler stopped a trial "
+                            "early."))
     importance = parameter_importance(path)
     if len(importance):
-        out.append(("importance", figures.plot_importance(importance, metric),
-                    f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
-                    "evaluator on the sweep's study)."))
+        panels.append(Panel("importance", figures.plot_importance(importance, metric),
+                            f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
+                            "evaluator on the sweep's study)."))
     values = table[best]
-    out.append(("distribution", figures.plot_metric_distribution(
-                    values.to_numpy(float), metric, values.min() if mode == "min" else values.max()),
-                f"The best {metric} of each trial; the dashed line is the sweep's best. "
-                + cost_text(table)))
-    return out
+    panels.append(Panel("distribution", figures.plot_metric_distribution(
+                            values.to_numpy(float), metric, values.min() if mode == "min" else values.max()),
+                        f"The best {metric} of each trial; the dashed line is the sweep's best. " + cost_text(table)))
+    return panels
 
 
 def cost_text(table: pd.DataFrame) -> str:
@@ -192,18 +184,15 @@ def cost_text(table: pd.DataFrame) -> str:
             + f"; {cost['stopped_share']:.0%} of it went to trials stopped early.")
 
 
-def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data, writer: Writer, seed: int) -> str:
+def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data, out: Path, seed: int) -> str:
     """The trial table, with a thumbnail of each trial's samples (GAN, GLO) or reconstructions (AE, DAE)."""
-    metric = spec.metric[0]
-    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_total_s"]
-    columns += [f"config/{k}" for k in spec.search if f"config/{k}" in table]
-    view = table[[c for c in columns if c in table]].copy()
+    view = table[shown_columns(spec, table)].copy()
     thumbnails = []
     for trial_id, status in zip(table["trial_id"], table["status"]):
         if status in ("finished", "stopped"):
             trained = load_trained(path, trial_id)
             images = gallery.draw_samples(trained, 9, seed, data)
-            thumbnails.append(writer.image(f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
+            thumbnails.append(image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
         else:
             thumbnails.append("")
     view.insert(0, "images", thumbnails)

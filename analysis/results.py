@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pandas as pd
-from pyarrow import fs
 
-from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment
+from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
 from sweeps.spec import SweepError, SweepSpec
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
@@ -62,6 +60,17 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     if f"best_{metric}" in table:
         table = table.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last")
     return table.reset_index(drop=True)
+
+
+def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
+    """A trial's best checkpoint by the sweep's metric (Tune keeps it), else its latest; None if it kept none."""
+    from ray.tune import ExperimentAnalysis
+
+    analysis = ExperimentAnalysis(experiment.path)
+    trial = next((t for t in analysis.trials if t.trial_id == trial_id), None)
+    if trial is None:
+        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
+    return analysis.get_best_checkpoint(trial, spec.metric[0], spec.mode[0]) or trial.checkpoint
 
 
 def learning_curves(path: str) -> pd.DataFrame:
@@ -152,13 +161,8 @@ def rank_correlation(summary: pd.DataFrame) -> float:
 
 def latest_rerun(path: str) -> str | None:
     """The newest rerun of the experiment at `path`, or None."""
-    filesystem, root = fs.FileSystem.from_uri(Experiment.at(path).path)
-    try:
-        entries = filesystem.get_file_info(fs.FileSelector(f"{root}/{RERUNS}"))
-    except FileNotFoundError:
-        return None
-    names = sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.type == fs.FileType.Directory)
-    reruns = [f"{Experiment.at(path).path}/{RERUNS}/{n}" for n in names]
+    folder = f"{Experiment.at(path).path}/{RERUNS}"
+    reruns = [f"{folder}/{name}" for name in subfolders(folder)]
     reruns = [r for r in reruns if Experiment.at(r).read(RERUN_FILE) is not None]
     return reruns[-1] if reruns else None
 
@@ -190,6 +194,23 @@ def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) 
     return f"interrupted: `sweeps resume {experiment.path}` goes on with it"
 
 
+def shown_columns(spec: SweepSpec, table: pd.DataFrame) -> list[str]:
+    """The trial table's columns people look at: outcome, the best value and its epoch, other objectives, time,
+    the searched parameters, and a rerun's source trial and seed."""
+    metric = spec.metric[0]
+    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
+    labels = ("rerun_of", "seed") if "config/rerun_of" in table else ()
+    columns += [f"config/{k}" for k in (*labels, *spec.search)]
+    return [c for c in dict.fromkeys(columns) if c in table]
+
+
+def mean_std_text(mean: float, std: float, count: float) -> str:
+    """`mean ± std (n=count)` of a rerun config's runs; a dash where none finished."""
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:.4g} ± {0 if math.isnan(std) else std:.2g} (n={count:.0f})"
+
+
 def describe_experiment(path: str, rows: int = 20) -> str:
     """`sweeps status`: the sweep's state, trials by outcome, the best trial and the top of the trial table."""
     experiment, spec = open_experiment(path)
@@ -201,9 +222,7 @@ def describe_experiment(path: str, rows: int = 20) -> str:
     lines.append(f"state: {sweep_state(experiment, table, spec.num_samples)}")
     counts = table["status"].value_counts()
     lines.append("trials: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
-    shown = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", "time_total_s"]
-    shown += [f"config/{name}" for name in spec.search if f"config/{name}" in table]
-    view = table[[c for c in shown if c in table]].head(rows)
+    view = table[shown_columns(spec, table)].head(rows)
     view.columns = [c.removeprefix("config/") for c in view.columns]
     lines.append(view.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return "\n".join(lines)
@@ -211,16 +230,10 @@ def describe_experiment(path: str, rows: int = 20) -> str:
 
 def list_experiments(storage: str) -> pd.DataFrame:
     """`sweeps list`: one row per experiment under `storage` (a folder or a URI)."""
-    filesystem, root = fs.FileSystem.from_uri(storage if "://" in storage else os.path.abspath(storage))
-    try:
-        entries = filesystem.get_file_info(fs.FileSelector(root))
-    except FileNotFoundError:
-        return pd.DataFrame()
     rows = []
-    for entry in sorted(entries, key=lambda e: e.path):
-        name = entry.path.rstrip("/").rsplit("/", 1)[-1]
+    for name in subfolders(storage):
         path = f"{storage.rstrip('/')}/{name}"
-        if entry.type != fs.FileType.Directory or Experiment.at(path).read(SWEEP_FILE) is None:
+        if Experiment.at(path).read(SWEEP_FILE) is None:
             continue
         experiment, spec = open_experiment(path)
         table = trial_table(experiment, spec)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from sweeps.spec import SweepError
-from trainables.config import ConfigError, describe_fields, parse_config
+from trainables.config import ConfigError, describe_fields, format_value, parse_config
 from trainables.data import DATASETS, DataError, load_data
 from trainables.registry import MODELS, fit_model, pick_device
 
@@ -46,10 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("model", nargs="?", choices=list(MODELS), help="the model (not with --from)")
-    train.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="a config field of the model (repeatable), e.g. --set epochs=1 --set latent_dim=16",
-    )
+    add_set_argument(train, "a config field of the model (repeatable), e.g. --set epochs=1 --set latent_dim=16")
     train.add_argument("--from", dest="source", metavar="EXPERIMENT",
                        help="reproduce a trial of this experiment: its model, config, dataset and limit")
     train.add_argument("--trial", help="with --from: the trial's id (default: the experiment's best trial)")
@@ -63,11 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("file", help="sweep file, e.g. sweeps/specs/ae.yaml")
     run.add_argument("--preset", help="a named set of overrides from the file's `presets`, e.g. smoke")
-    run.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-        help="override a field of the sweep file by dotted path (repeatable), e.g. --set num_samples=4 "
-        "--set fixed.epochs=3 --set search.lr.high=0.1",
-    )
+    add_set_argument(run, "override a field of the sweep file by dotted path (repeatable), e.g. --set num_samples=4 "
+                     "--set fixed.epochs=3 --set search.lr.high=0.1", metavar="PATH=VALUE")
     run.add_argument("--name", help="experiment name (default: MODEL-DATE-TIME)")
     run.add_argument("--storage", default="runs", help="local folder, shared filesystem or s3:// URI (default: ./runs)")
     add_address_argument(run)
@@ -114,8 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.add_argument("--top", type=positive, default=3, help="configs rerun, best first (default: 3)")
     rerun.add_argument("--seeds", type=positive, default=3, help="seeds per config (default: 3)")
     rerun.add_argument("--epochs", type=positive, help="epochs of each run (default: the sweep's)")
-    rerun.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="change a config field of every rerun (repeatable)")
+    add_set_argument(rerun, "change a config field of every rerun (repeatable)")
     rerun.add_argument("--name", help="the rerun's name (default: MODEL-rerun-DATE-TIME)")
     add_address_argument(rerun)
     add_data_arguments(rerun, dataset=False)
@@ -167,6 +160,10 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def add_set_argument(parser: argparse.ArgumentParser, text: str, metavar: str = "KEY=VALUE") -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar=metavar, help=text)
+
+
 def add_address_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
 
@@ -204,12 +201,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     model, config, dataset, limit = args.model, {}, args.dataset or "mnist", args.limit
     if args.source:
-        from analysis.checkpoints import pick_trial, trial_config
+        from analysis.checkpoints import pick_trial
         from sweeps.experiment import open_experiment
 
         experiment, sweep = open_experiment(args.source)
         trial_id = pick_trial(experiment, sweep, args.trial)
-        model, config = sweep.model, trial_config(experiment, trial_id)
+        model, config = sweep.model, experiment.trial_config(trial_id)
         dataset, limit = args.dataset or sweep.data.dataset, args.limit or sweep.data.limit
         log.info("trial %s of %s", trial_id, experiment.path)
     elif model is None:
@@ -234,10 +231,6 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def format_value(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def run_run(args: argparse.Namespace) -> int:
     from sweeps.spec import dump_spec, load_spec
 
@@ -245,22 +238,28 @@ def run_run(args: argparse.Namespace) -> int:
     if args.check:
         print(dump_spec(spec), end="")
         return 0
-    from sweeps.experiment import new_experiment
-    from sweeps.launch import check_resources, load_inputs, start_sweep
+    from sweeps.experiment import load_inputs, new_experiment
 
     experiment = new_experiment(args.storage, args.name, spec.model)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
     with connected(args.address, experiment.log_file):
-        check_resources(spec, autoscaling=args.address is not None)
-        log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
-                 experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
-        start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
+        sweep(experiment, spec, data, judge, args.address)
     return report_results(experiment, spec)
 
 
+def sweep(experiment, spec, data, judge, address: str | None) -> None:
+    """Run a sweep on the connected Ray (only a local Ray refuses trials bigger than itself: a cluster may grow)."""
+    from sweeps.launch import check_resources, start_sweep
+
+    check_resources(spec, autoscaling=address is not None)
+    log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
+             experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
+    start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
+
+
 def run_resume(args: argparse.Namespace) -> int:
-    from sweeps.experiment import open_experiment
-    from sweeps.launch import load_inputs, resume_sweep
+    from sweeps.experiment import load_inputs, open_experiment
+    from sweeps.launch import resume_sweep
 
     experiment, spec = open_experiment(args.experiment)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
@@ -333,8 +332,6 @@ def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
 
 def report_results(experiment, spec) -> int:
     """Trials by outcome, errored trials, the best trial, and what to run next."""
-    import json
-
     from analysis.results import is_complete, pareto_front, trial_table
 
     path, metric = experiment.path, spec.metric[0]
@@ -350,7 +347,7 @@ def report_results(experiment, spec) -> int:
         print(f"no trial reported {metric}: see the errors above, and {experiment.log_file}", file=sys.stderr)
         return 1
     best = scored.iloc[0]
-    config = json.loads(experiment.read(f"{best['trial_id']}/params.json"))
+    config = experiment.trial_config(best["trial_id"])
     print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
           f"{int(best['best_epoch'])}")
     print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
@@ -392,7 +389,9 @@ def run_list(args: argparse.Namespace) -> int:
 def run_analyze(args: argparse.Namespace) -> int:
     import io
 
-    from analysis.results import best_trials, parameter_importance, pareto_front, rerun_summary, sweep_cost, trial_table
+    from analysis.results import (
+        best_trials, parameter_importance, pareto_front, rerun_summary, shown_columns, sweep_cost, trial_table,
+    )
     from sweeps.experiment import RERUN_FILE, open_experiment
 
     experiment, spec = open_experiment(args.experiment)
@@ -408,10 +407,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     counts = table["status"].value_counts()
     print(f"{experiment.path}: {spec.model}, {len(table)} trials (" + ", ".join(f"{n} {k}" for k, n in counts.items())
           + f"), {metric} ({mode})")
-    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
-    columns += [f"config/{k}" for k in ("rerun_of", "seed", *spec.search) if f"config/{k}" in table]
-    best = best_trials(table, metric, mode, args.top)
-    view = best[[c for c in dict.fromkeys(columns) if c in best]]
+    view = best_trials(table, metric, mode, args.top)[shown_columns(spec, table)]
     print(f"\nbest {len(view)} trials by {metric}:")
     print(view.rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False, float_format="{:.4g}".format))
     if len(spec.metric) > 1:
@@ -423,7 +419,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     if experiment.read(RERUN_FILE) is not None:
         summary = rerun_summary(experiment.path)
         print(f"\nrerun: {metric} at the final epoch, mean ± std over seeds, per config:")
-        print_rerun(summary, metric)
+        print_rerun(summary)
     else:
         importance = parameter_importance(experiment.path)
         if len(importance):
@@ -433,36 +429,43 @@ def run_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_rerun(summary, metric: str) -> None:
+def print_rerun(summary) -> None:
     import math
 
-    from analysis.results import rank_correlation
+    from analysis.results import mean_std_text, rank_correlation
 
     for row in summary.itertuples():
-        print(f"  sweep #{row.sweep_rank} trial {row.rerun_of}: sweep {row.sweep_value:.4g}, rerun {row.mean:.4g} "
-              f"± {0 if math.isnan(row.std) else row.std:.2g} (n={row.count:.0f})")
+        print(f"  sweep #{row.sweep_rank} trial {row.rerun_of}: sweep {row.sweep_value:.4g}, rerun "
+              + mean_std_text(row.mean, row.std, row.count))
     rho = rank_correlation(summary)
     print("  rank correlation of sweep and rerun (Spearman): " + ("needs 2+ configs" if math.isnan(rho) else
                                                                    f"{rho:.2f}"))
 
 
 def run_rerun(args: argparse.Namespace) -> int:
-    from analysis.results import rerun_summary
-    from sweeps.experiment import open_experiment
-    from sweeps.launch import load_inputs
-    from sweeps.rerun import plan_rerun, start_rerun
+    from sweeps.experiment import load_inputs, open_experiment
+    from sweeps.rerun import plan_rerun
 
     source, spec = open_experiment(args.experiment)
     rerun_spec, record = plan_rerun(source, spec, args.top, args.seeds, args.epochs, parse_overrides(args.overrides))
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
     with connected(args.address, source.log_file):
         log.info("rerun of %s: %d configs x %d seeds", source.path, len(record["runs"]) // args.seeds, args.seeds)
-        experiment = start_rerun(source, rerun_spec, record, data, judge, args.name, ["sweeps", *sys.argv[1:]])
-    summary = rerun_summary(experiment.path)
-    print(f"\nrerun {experiment.path}: {spec.metric[0]} at the final epoch, mean ± std over seeds:")
-    print_rerun(summary, spec.metric[0])
+        experiment, summary = rerun_and_summarise(source, rerun_spec, record, data, judge, args.name)
     print(f"  sweeps analyze {experiment.path}\n  sweeps report {source.path}")
     return 0 if summary["mean"].notna().all() else 1
+
+
+def rerun_and_summarise(source, spec, record: dict, data, judge, name: str | None):
+    """Run a planned rerun on the connected Ray and print each config's mean ± std; returns it and its summary."""
+    from analysis.results import rerun_summary
+    from sweeps.rerun import start_rerun
+
+    experiment = start_rerun(source, spec, record, data, judge, name, ["sweeps", *sys.argv[1:]])
+    summary = rerun_summary(experiment.path)
+    print(f"\nrerun {experiment.path}: {spec.metric[0]} at the final epoch, mean ± std over seeds:")
+    print_rerun(summary)
+    return experiment, summary
 
 
 def run_sample(args: argparse.Namespace) -> int:

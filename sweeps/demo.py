@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from pathlib import Path
 
 from analysis.report import write_report
-from analysis.results import rerun_summary
-from sweeps.cli import connected, print_rerun, report_results
-from sweeps.experiment import new_experiment
-from sweeps.launch import check_resources, load_inputs, start_sweep
-from sweeps.rerun import plan_rerun, start_rerun
+from sweeps.cli import connected, report_results, rerun_and_summarise, sweep
+from sweeps.experiment import load_inputs, new_experiment
+from sweeps.rerun import plan_rerun
 from sweeps.spec import load_spec
 
 log = logging.getLogger(__name__)
@@ -25,23 +22,19 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
     """Sweep each model by its shipped file's `preset`, rerun the `top` configs with `seeds` seeds, and write the
     report into STORAGE/demo-DATE-TIME/report; returns the report page."""
     overrides = [f"data.dataset={dataset}"] if dataset else []
-    specs = [load_spec(SPECS / f"{model}.yaml", preset, overrides) for model in models]  # every file checked first
+    specs = [load_spec(SPECS / f"{model}.yaml", preset, overrides) for model in models]
+    inputs = [load_inputs(spec, data_dir, cache_dir, download) for spec in specs]  # data errors before Ray starts
     root = Path(storage).resolve() / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    command, experiments, started = ["sweeps", *sys.argv[1:]], [], time.perf_counter()
+    experiments, started = [], time.perf_counter()
     with connected(address, root / "driver.log"):
-        for spec in specs:
+        for spec, (data, judge) in zip(specs, inputs):
             experiment = new_experiment(str(root), spec.model, spec.model)
-            data, judge = load_inputs(spec, data_dir, cache_dir, download)
-            check_resources(spec, autoscaling=address is not None)
-            log.info("\n== %s: %d trials, %s (%s) -> %s", spec.model, spec.num_samples, spec.metric[0],
-                     spec.mode[0], experiment.path)
-            start_sweep(experiment, spec, data, judge, command)
+            log.info("\n== %s: %d trials, %s (%s)", spec.model, spec.num_samples, spec.metric[0], spec.mode[0])
+            sweep(experiment, spec, data, judge, address)
             report_results(experiment, spec)
             rerun_spec, record = plan_rerun(experiment, spec, top, seeds, None, {})
             log.info("\n== %s: rerun of the best %d configs with %d seeds each", spec.model, top, seeds)
-            rerun = start_rerun(experiment, rerun_spec, record, data, judge, "demo", command)
-            print(f"{spec.metric[0]} at the final epoch, mean ± std over seeds:")
-            print_rerun(rerun_summary(rerun.path), spec.metric[0])
+            rerun_and_summarise(experiment, rerun_spec, record, data, judge, "demo")
             experiments.append(experiment.path)
     log.info("\n== report (sweeps and reruns took %.0f s)", time.perf_counter() - started)
     return write_report(experiments, root / "report", data_dir, cache_dir)

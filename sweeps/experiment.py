@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import socket
 import time
@@ -13,7 +14,12 @@ from pathlib import Path
 from pyarrow import fs
 
 from sweeps.spec import SweepError, SweepSpec, read_spec
-from trainables.judge import default_cache_dir
+from trainables.config import without_labels
+from trainables.data import Data, load_data
+from trainables.judge import TrainedJudge, default_cache_dir, load_judge
+from trainables.registry import MODELS
+
+log = logging.getLogger(__name__)
 
 SWEEP_FILE = "sweep.yaml"  # the validated sweep file, presets and overrides applied
 ENVIRONMENT_FILE = "environment.json"  # package versions, git commit, data, command line
@@ -76,6 +82,13 @@ class Experiment:
         except FileNotFoundError:
             return None
 
+    def trial_config(self, trial_id: str) -> dict:
+        """The config a trial started with (its Tune params), labels such as `rerun_of` left out."""
+        text = self.read(f"{trial_id}/params.json")
+        if text is None:
+            raise SweepError(f"no trial {trial_id} in {self.path}: see `sweeps status {self.path}`")
+        return without_labels(json.loads(text))
+
     def driver_state(self) -> str | None:
         """Whether the process that last ran this sweep lives: "alive", "gone", "elsewhere" (on another
         host, unknown from here), or None if none ever ran it."""
@@ -103,6 +116,25 @@ class Experiment:
             fs.copy_files(source, target)
         except FileNotFoundError:
             pass
+
+
+def subfolders(path: str) -> list[str]:
+    """Names of the folders in `path` (a local folder or a URI), sorted; none if it does not exist."""
+    filesystem, root = fs.FileSystem.from_uri(path if "://" in path else os.path.abspath(path))
+    try:
+        entries = filesystem.get_file_info(fs.FileSelector(root))
+    except FileNotFoundError:
+        return []
+    return sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.type == fs.FileType.Directory)
+
+
+def load_inputs(spec: SweepSpec, data_dir, cache_dir, download: bool = False) -> tuple[Data, TrainedJudge | None]:
+    """The sweep's (limited) data and, for GAN and GLO, the judge trained on the full training partition."""
+    full = load_data(spec.data.dataset, data_dir, download=download)
+    judge = load_judge(full, cache_dir) if MODELS[spec.model].needs_judge else None
+    if judge is not None:
+        log.info("judge: test accuracy %.2f%%", 100 * judge.accuracy)
+    return full.limit(spec.data.limit), judge
 
 
 def new_experiment(storage: str, name: str | None, model: str) -> Experiment:

@@ -20,23 +20,12 @@ from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experim
 from sweeps.progress import Progress
 from sweeps.search import build_scheduler, build_searcher, param_space
 from sweeps.spec import SweepError, SweepSpec, dump_spec
-from trainables.data import Data, load_data
-from trainables.judge import load_judge
-from trainables.registry import MODELS
+from trainables.data import Data
 from trainables.tune import build_trainable
 
 log = logging.getLogger(__name__)
 
 PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-learn", "numpy", "pandas", "pydantic")
-
-
-def load_inputs(spec: SweepSpec, data_dir, cache_dir, download: bool):
-    """The (limited) data and, for GAN and GLO, the judge trained on the full training partition."""
-    full = load_data(spec.data.dataset, data_dir, download=download)
-    judge = load_judge(full, cache_dir) if MODELS[spec.model].needs_judge else None
-    if judge is not None:
-        log.info("judge: test accuracy %.2f%%", 100 * judge.accuracy)
-    return full.limit(spec.data.limit), judge
 
 
 def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):

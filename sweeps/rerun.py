@@ -9,7 +9,6 @@ import logging
 from ray import tune
 from ray.tune.search import BasicVariantGenerator
 
-from analysis.checkpoints import trial_config
 from analysis.results import best_trials, trial_table
 from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
 from sweeps.launch import describe_environment, fit, trainable, trial_dirname
@@ -32,7 +31,7 @@ def plan_rerun(experiment: Experiment, spec: SweepSpec, top: int, seeds: int, ep
         raise SweepError(f"no trial of {experiment.path} reported {metric}: nothing to rerun")
     config_class, runs = MODELS[spec.model].config, []
     for rank, (trial_id, value) in enumerate(zip(best["trial_id"], best[f"best_{metric}"]), start=1):
-        config = {**trial_config(experiment, trial_id), **overrides}
+        config = {**experiment.trial_config(trial_id), **overrides}
         if epochs is not None:
             config["epochs"] = epochs
         for seed in range(seeds):

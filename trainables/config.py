@@ -13,6 +13,17 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 STRICT_KEYS = ConfigDict(extra="forbid")
 
 C = TypeVar("C")
+LABELS = ("rerun_of",)  # keys of a trial's config that label it and are no model field
+
+
+def without_labels(config: Mapping) -> dict:
+    """A trial's config with its labels (such as `rerun_of`) left out: the model's fields only."""
+    return {k: v for k, v in config.items() if k not in LABELS}
+
+
+def format_value(value: object) -> str:
+    """A config value or metric as people read it: floats to four significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 class ConfigError(ValueError):

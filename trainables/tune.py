@@ -10,13 +10,12 @@ import numpy as np
 import torch
 from ray import tune
 
-from trainables.config import parse_config
+from trainables.config import parse_config, without_labels
 from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
 from trainables.registry import MODELS, fit_model, pick_device
 
 STATE_FILE = "state.pt"
-LABELS = ("rerun_of",)  # keys of a trial's config that label it and are no model field
 
 
 def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
@@ -29,7 +28,7 @@ def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
 
 
 def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | None) -> None:
-    cfg = parse_config(MODELS[model].config, {k: v for k, v in config.items() if k not in LABELS})
+    cfg = parse_config(MODELS[model].config, without_labels(config))
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, math.floor(cpus)))
     device = pick_device()
