@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import logging
 import shlex
 import sys
@@ -21,6 +22,8 @@ log = logging.getLogger("sweeps")
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):  # results stay in order with the log lines when piped to a file
+        sys.stdout.reconfigure(line_buffering=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return args.command(args)
@@ -387,7 +390,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    import io
 
     from analysis.results import (
         best_trials, parameter_importance, pareto_front, rerun_summary, shown_columns, sweep_cost, trial_table,
