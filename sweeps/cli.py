@@ -279,6 +279,9 @@ def connected(address: str | None, log_file):
     import optuna
     import ray
 
+    started = not ray.is_initialized()
+    if started:
+        check_reachable(address)  # before anything is written: a wrong address leaves no experiment behind
     log_file.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -289,7 +292,6 @@ def connected(address: str | None, log_file):
     logging.getLogger("ray").propagate = True  # Ray sends its messages to its own stderr handler otherwise
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
-    started = not ray.is_initialized()
     try:
         if started:
             start_ray(address)
@@ -310,27 +312,43 @@ def start_ray(address: str | None) -> None:
     import ray
 
     try:
-        check_reachable(address)
         # "local" starts a new Ray even where another runs on this machine: --address joins one.
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, OSError) as error:
         if address is None:
             raise SweepError(f"could not start a local Ray: {error}") from None
-        raise SweepError(
-            f"no Ray cluster answers at {address}: {error}\nStart one (`ray up cluster.yaml`, or `ray start "
-            "--head`), check the address, or leave out --address to run on a local Ray"
-        ) from None
+        raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
+
+
+START_A_CLUSTER = ("Start one (`ray up cluster.yaml`, or `ray start --head`), check the address, or leave out "
+                   "--address to run on a local Ray")
 
 
 def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
-    """Fail in seconds where nothing listens at HOST:PORT; Ray itself retries for minutes."""
+    """Fail in seconds where nothing listens at HOST:PORT, or where the cluster wants a token we lack;
+    Ray itself retries for minutes, then blames the network."""
     import socket
+
+    from ray._raylet import GcsClient
+    from ray.exceptions import AuthenticationError
 
     if address in (None, "auto", "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
-    with socket.create_connection((host, int(port)), timeout=timeout_s):
-        pass
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as error:
+        raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
+    try:
+        GcsClient(address=address)
+    except AuthenticationError:
+        raise SweepError(
+            f"the Ray cluster at {address} requires its token (Ray's token authentication), and this process "
+            "has none that it accepts: copy the cluster's token file (on a `ray up` cluster: `ray exec "
+            "cluster.yaml 'cat ~/.ray/auth_token' > FILE`) and set RAY_AUTH_MODE=token "
+            "RAY_AUTH_TOKEN_PATH=FILE"
+        ) from None
 
 
 def report_results(experiment, spec) -> int:

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import ray
 import torch
 from ray import tune
 
@@ -38,10 +39,11 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
         with checkpoint.as_directory() as folder:
             state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=False)
     built_judge = judge.build(device) if judge is not None else None
+    node = {"node_id": ray.get_runtime_context().get_node_id()}  # which node ran each epoch, on a cluster
     for metrics, state in fit_model(model, cfg, from_arrays(arrays), built_judge, device, state):
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(metrics | node, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def to_arrays(data: Data) -> dict:

@@ -72,3 +72,4 @@ def test_a_cluster_that_does_not_answer_fails_in_seconds(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert f"no Ray cluster answers at 127.0.0.1:{port}" in done.stderr and "ray start --head" in done.stderr
     assert time.monotonic() - start < 60  # Ray alone retries for minutes
+    assert not any(tmp_path.iterdir())  # no experiment left behind

@@ -1,0 +1,88 @@
+"""The cluster launcher files: valid for the installed Ray's own launcher, and secure by default."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+ROOT = Path(__file__).parents[2]
+FILES = ["cluster.yaml", "cluster-local.yaml"]
+
+
+def prepared(config: dict) -> dict:
+    """What `ray up` checks before it starts anything: Ray's defaults merged in, then Ray's schema."""
+    from ray.autoscaler._private.util import prepare_config, validate_config
+
+    config = prepare_config(config)
+    validate_config(config)
+    return config
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_ray_s_launcher_accepts_the_cluster_file(name):
+    config = prepared(load(name))
+    assert config["file_mounts"]["~/latent-sweeps"] == "."  # the project goes to every node...
+    assert any("pip install" in c and "-e ~/latent-sweeps" in c for c in config["setup_commands"])  # ...installed
+    broken = load(name) | {"max_worker": 3}  # and the check is real: a misspelt field fails it
+    with pytest.raises(jsonschema.ValidationError, match="max_worker"):
+        prepared(broken)
+
+
+def test_the_aws_cluster_has_a_cpu_head_and_autoscaling_spot_cpu_and_gpu_workers():
+    config = prepared(load("cluster.yaml"))
+    types = config["available_node_types"]
+    assert types[config["head_node_type"]]["resources"] == {"CPU": 0}  # the driver only, no trials
+    workers = [t for name, t in types.items() if name != config["head_node_type"]]
+    assert {t["node_config"]["InstanceType"][0] for t in workers} == {"c", "g"}  # CPU and GPU instances
+    for worker in workers:
+        assert worker["min_workers"] == 0 < worker["max_workers"]
+        assert worker["node_config"]["InstanceMarketOptions"] == {"MarketType": "spot"}
+        assert "IamInstanceProfile" in worker["node_config"]  # S3 through an instance role, no keys in files
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_the_cluster_is_secure_by_default(name):
+    config = prepared(load(name))  # with Ray's defaults, which bind the dashboard to 0.0.0.0 on AWS
+    starts = [c for c in config["head_start_ray_commands"] + config["worker_start_ray_commands"] if "ray start" in c]
+    assert len(starts) == 2 and all("RAY_AUTH_MODE=token" in c for c in starts)
+    head = next(c for c in config["head_start_ray_commands"] if "ray start" in c)
+    assert "--dashboard-host=127.0.0.1" in head and "0.0.0.0" not in head
+    assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"  # the user's token, not the repo's
+    assert not config["provider"].get("security_group", {}).get("IpPermissions")  # no ports opened
+    assert "ssh_private_key" not in config["auth"] or config["auth"]["ssh_private_key"].startswith("~/.ssh/")
+
+
+# Written so that they do not match themselves.
+EXPOSED = re.compile(r"dashboard[-_]host\W{1,3}0\.0\.0\.0|0\.0\.0\.0/0|:[:]/0")  # on every interface, or to the world
+SECRET = re.compile(r"AKIA[0-9A-Z]{16}|aws_secret_access_ke[y]|RAY_AUTH_TOKEN=[\"']?\w|token\S*\W+[0-9a-f]{32}", re.I)
+
+
+def test_no_file_in_the_repo_exposes_ray_s_ports_or_holds_a_token_or_key():
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert "cluster.yaml" in files
+    problems = []
+    for name in files:
+        path = ROOT / name
+        if path.name == "auth_token" or path.suffix in (".token", ".pem", ".key"):
+            problems.append(f"{name}: a credential file")
+            continue
+        try:
+            text = path.read_text()
+        except (UnicodeDecodeError, FileNotFoundError):
+            continue
+        for number, line in enumerate(text.splitlines(), 1):
+            for pattern, what in ((EXPOSED, "exposes a Ray port"), (SECRET, "holds a secret")):
+                if pattern.search(line):
+                    problems.append(f"{name}:{number}: {what}: {line.strip()}")
+    assert not problems, "\n".join(problems)
+    assert SECRET.search("RAY_AUTH_TOKEN=" + "3f" * 16) and EXPOSED.search("--dashboard-host=" + "0.0.0.0")
