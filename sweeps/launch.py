@@ -39,7 +39,7 @@ def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, comm
         tune_config=tune.TuneConfig(
             metric=spec.metric[0] if single else None,
             mode=spec.mode[0] if single else None,
-            search_alg=build_searcher(spec, experiment.study_journal, experiment.name),
+            search_alg=build_searcher(spec, experiment),
             scheduler=build_scheduler(spec),
             num_samples=spec.num_samples,
             time_budget_s=spec.time_budget_s,

@@ -10,6 +10,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTra
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from sweeps.experiment import Experiment
 from sweeps.spec import SweepSpec
 
 
@@ -39,21 +40,39 @@ def holds(when: dict | None, chosen: dict) -> bool:
 
 
 class StudySearch(OptunaSearch):
-    """OptunaSearch that survives a restarted driver.
+    """OptunaSearch that survives a restarted driver, on this machine or another.
 
     After `sweeps resume`, Tune may report results of a trial the study already closed (it finished
     just before the driver died) or never knew (an errored trial): Ray's OptunaSearch raises on
     both, which would end the sweep, so such results are left out of the study instead.
     """
 
+    def __init__(self, *, experiment: Experiment, **kwargs):
+        self.experiment = experiment
+        super().__init__(storage=open_study_storage(experiment.study_journal), study_name=experiment.name, **kwargs)
+
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
+        # The saved study points at the journal where the last driver kept it; for remote storage this
+        # driver keeps its copy in its own cache dir (on a new head, say): reopen the study there.
+        study = optuna.load_study(study_name=self._ot_study.study_name, sampler=self._ot_study.sampler,
+                                  storage=open_study_storage(self.experiment.study_journal))
+        stored = {t._trial_id for t in study.get_trials(deepcopy=False)}
+        self._ot_trials = {tid: optuna.Trial(study, t._trial_id) for tid, t in self._ot_trials.items()
+                           if t._trial_id in stored}
+        self._ot_study = study
         # Trials the study handed out after Tune's last snapshot belong to no Tune trial: close them
         # as failed, as Optuna does with stale trials, so that none stays "running" for ever.
         known = {trial.number for trial in self._ot_trials.values()}
         for trial in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             if trial.number not in known:
                 self._ot_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+    def suggest(self, trial_id: str):
+        suggestion = super().suggest(trial_id)
+        # With remote storage, before Tune records the trial: a new head then finds every trial in the study.
+        self.experiment.sync_study(up=True)
+        return suggestion
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if self.is_open(trial_id):
@@ -62,6 +81,7 @@ class StudySearch(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if self.is_open(trial_id):
             super().on_trial_complete(trial_id, result, error)
+            self.experiment.sync_study(up=True)
 
     def is_open(self, trial_id: str) -> bool:
         trial = self._ot_trials.get(trial_id)
@@ -76,7 +96,7 @@ def open_study_storage(journal: str) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
 
 
-def build_searcher(spec: SweepSpec, journal: str, study_name: str) -> Searcher:
+def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
     if spec.scheduler.type == "pbt":
         # Population-based training mutates trials itself and takes no search algorithm: the first
         # population is drawn at random from the same space.
@@ -94,8 +114,7 @@ def build_searcher(spec: SweepSpec, journal: str, study_name: str) -> Searcher:
         metric=spec.metric[0] if single else spec.metric,
         mode=spec.mode[0] if single else spec.mode,
         sampler=sampler,
-        storage=open_study_storage(journal),
-        study_name=study_name,
+        experiment=experiment,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
 

@@ -163,11 +163,14 @@ def test_a_sweep_name_is_not_reused(sweep):
     assert status == 2
 
 
-def test_killed_driver_resumes_without_losing_or_repeating_trials(data_dir, tmp_path):
-    """SIGKILL the driver once a trial has finished; `sweeps resume` finishes the rest exactly once."""
+@pytest.mark.parametrize("storage", ["path", "uri"])
+def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, data_dir, tmp_path):
+    """SIGKILL the driver once a trial has finished; `sweeps resume` finishes the rest exactly once. With a
+    URI (the code path of s3://) it resumes as on a new head: without the dead driver's local files."""
     experiment = tmp_path / "killed"
     epochs, samples = 4, 4
-    command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", str(tmp_path),
+    root = str(tmp_path) if storage == "path" else f"file://{tmp_path}"
+    command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", root,
                "--name", "killed", "--data-dir", str(data_dir), "--set", f"num_samples={samples}",
                "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2"]
     log = tmp_path / "run.out"
@@ -190,8 +193,9 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(data_dir, tmp_
     assert 1 <= len(finished) < samples
     finished_rows = {t: (experiment / t / "progress.csv").read_text() for t in finished["trial_id"]}
 
-    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", str(experiment), "--data-dir", str(data_dir)],
-                             capture_output=True, text=True, timeout=300)
+    new_head = {"SWEEPS_CACHE_DIR": str(tmp_path / "new-head")}  # where the driver keeps a URI's journal
+    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", f"{root}/killed", "--data-dir",
+                              str(data_dir)], capture_output=True, text=True, timeout=300, env=os.environ | new_head)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = load_experiment(str(experiment))
     assert len(after) == samples and after["trial_id"].is_unique

@@ -1,8 +1,10 @@
 """The search side on its own, with a real Optuna study in a journal file: conditions, restarts, PBT bounds."""
 
 import optuna
+import pytest
 import yaml
 
+from sweeps.experiment import Experiment
 from sweeps.search import KeepInBounds, SearchSpace, StudySearch, open_study_storage
 from sweeps.spec import read_spec
 
@@ -27,21 +29,29 @@ def test_conditional_parameters_are_searched_only_when_their_condition_holds():
     assert {t.params["sampler"] for t in study.trials} == {"normal_sphere", "gmm"}
 
 
-def searcher(journal) -> StudySearch:
-    return StudySearch(space=SearchSpace(SPEC), metric="fid", mode="min", storage=open_study_storage(str(journal)),
-                       study_name="s", sampler=optuna.samplers.TPESampler(seed=0))
+def searcher(experiment: Experiment) -> StudySearch:
+    return StudySearch(space=SearchSpace(SPEC), metric="fid", mode="min", sampler=optuna.samplers.TPESampler(seed=0),
+                       experiment=experiment)
 
 
-def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(tmp_path):
-    journal, state = tmp_path / "optuna.journal", tmp_path / "searcher.pkl"
-    first = searcher(journal)
+@pytest.mark.parametrize("new_head", [False, True])
+def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(new_head, tmp_path, monkeypatch):
+    # Remote storage (file://, as s3://): the driver keeps the journal in its cache dir and copies it up.
+    monkeypatch.setenv("SWEEPS_CACHE_DIR", str(tmp_path / "head"))
+    experiment, state = Experiment(f"file://{tmp_path}/runs", "s"), tmp_path / "searcher.pkl"
+    (tmp_path / "runs" / "s").mkdir(parents=True)
+    first = searcher(experiment)
     first.suggest("a"), first.suggest("b")
     first.on_trial_result("a", {"fid": 500.0, "training_iteration": 1})
     first.on_trial_complete("a", {"fid": 400.0, "training_iteration": 2})
     first.save(str(state))  # Tune's snapshot
     first.suggest("c")  # handed out after the snapshot, then the driver dies
+    if new_head:  # resumed by a driver with nothing but the experiment's copy of the journal
+        experiment.sync_study(up=True)
+        monkeypatch.setenv("SWEEPS_CACHE_DIR", str(tmp_path / "new-head"))
+        experiment.sync_study(up=False)
 
-    second = searcher(journal)
+    second = searcher(experiment)
     second.restore(str(state))
     trials = {t.number: t.state.name for t in second._ot_study.get_trials()}
     assert trials == {0: "COMPLETE", 1: "RUNNING", 2: "FAIL"}  # c belongs to no Tune trial: closed
@@ -49,7 +59,7 @@ def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(tmp_p
     second.on_trial_result("errored", {"fid": 1.0, "training_iteration": 1})  # a trial it never knew
     second.on_trial_result("b", {"fid": 300.0, "training_iteration": 1})
     second.on_trial_complete("b", {"fid": 300.0, "training_iteration": 1})
-    study = optuna.load_study(study_name="s", storage=open_study_storage(str(journal)))
+    study = optuna.load_study(study_name="s", storage=open_study_storage(experiment.study_journal))
     assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 400.0), ("COMPLETE", 300.0),
                                                                ("FAIL", None)]
 
