@@ -168,7 +168,8 @@ def add_set_argument(parser: argparse.ArgumentParser, text: str, metavar: str = 
 
 
 def add_address_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)")
+    parser.add_argument("--address", help="join a running Ray cluster: auto or HOST:PORT (default: start a local "
+                        "Ray); a cluster with token authentication wants RAY_AUTH_MODE=token and its token")
 
 
 def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
@@ -330,7 +331,7 @@ def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
     import socket
 
     from ray._raylet import GcsClient
-    from ray.exceptions import AuthenticationError
+    from ray.exceptions import AuthenticationError, RpcError
 
     if address in (None, "auto", "local") or "://" in address:
         return
@@ -342,6 +343,9 @@ def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
         raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
     try:
         GcsClient(address=address)
+    except RpcError as error:  # something listens there, and it is not a Ray head
+        raise SweepError(f"no Ray cluster answers at {address} ({error}): give the head's port (`ray start --head "
+                         "--port`, 6379 in cluster.yaml), not the dashboard's") from None
     except AuthenticationError:
         raise SweepError(
             f"the Ray cluster at {address} requires its token (Ray's token authentication), and this process "
