@@ -311,11 +311,12 @@ def not_ray_or_optuna(record: logging.LogRecord) -> bool:
 
 def start_ray(address: str | None) -> None:
     import ray
+    from ray.exceptions import AuthenticationError
 
     try:
         # "local" starts a new Ray even where another runs on this machine: --address joins one.
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, OSError) as error:
+    except (ConnectionError, RuntimeError, OSError, AuthenticationError) as error:
         if address is None:
             raise SweepError(f"could not start a local Ray: {error}") from None
         raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
@@ -326,14 +327,23 @@ START_A_CLUSTER = ("Start one (`ray up cluster.yaml`, or `ray start --head`), ch
 
 
 def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
-    """Fail in seconds where nothing listens at HOST:PORT, or where the cluster wants a token we lack;
-    Ray itself retries for minutes, then blames the network."""
+    """Fail in seconds, with the fix, where no cluster answers (for auto: none runs on this machine), where
+    something else listens, or where the cluster wants a token we lack; Ray retries, then blames the network."""
     import socket
 
     from ray._raylet import GcsClient
     from ray.exceptions import AuthenticationError, RpcError
 
-    if address in (None, "auto", "local") or "://" in address:
+    if address == "auto":  # the cluster this machine is a node of, with the token Ray would use for it
+        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+        from ray._private.services import canonicalize_bootstrap_address
+
+        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+        try:
+            address = canonicalize_bootstrap_address("auto")
+        except ConnectionError:
+            raise SweepError(f"no Ray cluster runs on this machine (--address auto)\n{START_A_CLUSTER}") from None
+    if address in (None, "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
     try:

@@ -20,7 +20,7 @@ NODE_IDS = """
 import json, sys, time, ray
 ray.init(address=sys.argv[1], log_to_driver=False, configure_logging=False)
 deadline = time.monotonic() + 60
-while (alive := {n["NodeName"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}) and len(alive) < int(sys.argv[2]):
+while len(alive := {n["NodeName"]: n["NodeID"] for n in ray.nodes() if n["Alive"]}) < int(sys.argv[2]):
     assert time.monotonic() < deadline, alive
     time.sleep(0.5)
 print(json.dumps(alive))
@@ -73,9 +73,9 @@ class LocalCluster:
         sessions = list(self.sessions.values())
         self.sessions.clear()
         for sig in (signal.SIGTERM, signal.SIGKILL):
+            time.sleep(1 if sig == signal.SIGKILL else 0)  # a moment to stop on SIGTERM
             for session in sessions:
                 kill_session(session, sig)
-            time.sleep(2)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
