@@ -30,8 +30,10 @@ def load(name: str) -> dict:
 @pytest.mark.parametrize("name", FILES)
 def test_ray_s_launcher_accepts_the_cluster_file(name):
     config = prepared(load(name))
-    assert config["file_mounts"]["~/latent-sweeps"] == "."  # the project goes to every node...
-    assert any("pip install" in c and "-e ~/latent-sweeps" in c for c in config["setup_commands"])  # ...installed
+    sources = {local for remote, local in config["file_mounts"].items() if remote.startswith("~/latent-sweeps/")}
+    assert sources == {"pyproject.toml", "README.md", "sweeps", "trainables", "analysis"}  # the project's sources
+    assert all((ROOT / source).exists() for source in sources)  # (paths from the project's root) go to every node,
+    assert any("pip install" in c and "-e ~/latent-sweeps" in c for c in config["setup_commands"])  # installed
     broken = load(name) | {"max_worker": 3}  # and the check is real: a misspelt field fails it
     with pytest.raises(jsonschema.ValidationError, match="max_worker"):
         prepared(broken)
