@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def test_ray_s_launcher_accepts_the_cluster_file(name):
     assert sources == {"pyproject.toml", "README.md", "sweeps", "trainables", "analysis"}  # the project's sources
     assert all((ROOT / source).exists() for source in sources)  # (paths from the project's root) go to every node,
     assert any("pip install" in c and "-e ~/latent-sweeps" in c for c in config["setup_commands"])  # installed
+    for command in config["setup_commands"] + config["head_start_ray_commands"] + config["worker_start_ray_commands"]:
+        shlex.split(command)  # whole shell lines: in YAML, " #" starts a comment and can cut one short
     broken = load(name) | {"max_worker": 3}  # and the check is real: a misspelt field fails it
     with pytest.raises(jsonschema.ValidationError, match="max_worker"):
         prepared(broken)
