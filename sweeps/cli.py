@@ -354,8 +354,9 @@ def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
     try:
         GcsClient(address=address)
     except RpcError as error:  # something listens there, and it is not a Ray head
-        raise SweepError(f"no Ray cluster answers at {address} ({error}): give the head's port (`ray start --head "
-                         "--port`, 6379 in cluster.yaml), not the dashboard's") from None
+        raise SweepError(f"no Ray cluster answers at {address}: something else does ({error}). Give the head's "
+                         "address and port (`ray start --head --port`, 6379 in cluster.yaml; not the dashboard's)"
+                         ) from None
     except AuthenticationError:
         raise SweepError(
             f"the Ray cluster at {address} requires its token (Ray's token authentication), and this process "
