@@ -6,7 +6,7 @@ ifneq ($(wildcard ../shared/data),)
 export SWEEPS_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: demo test clean
+.PHONY: demo test bench clean
 
 $(BIN)/sweeps: pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,5 +20,9 @@ demo: $(BIN)/sweeps
 test: $(BIN)/sweeps
 	$(BIN)/python -m pytest -q --durations=10
 
+# Every bench/ script, its JSON in bench-results/ (about 25 minutes on 2 cores; not part of the tests).
+bench: $(BIN)/sweeps
+	$(BIN)/python -m bench
+
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info bench-results

@@ -1,16 +1,24 @@
-"""Training throughput of each model's standalone loop (no Ray), in images per second, as JSON.
+"""Training images/second of each model's step at its sweep batch sizes: the trainables' data path against
+a torch DataLoader over the same tensors.
 
-    python bench/throughput.py [--dataset mnist] [--data-dir DIR] [--threads 2] [--steps 60]
+    python bench/throughput.py [--data-dir DIR] [--threads 1] [--images 3000] [--repeats 3]
+
+The trainables index the whole training set, held as one tensor, with a fresh random permutation cut into
+batches (`trainables.state.batches`); the usual way is `DataLoader(TensorDataset(images), batch_size,
+shuffle=True)`, which fetches and collates images one by one. Both feed the same step function (the one
+the trainable runs, at the report's settings), one pass over `--images` images each, the two alternating
+within each repeat; and both are timed once more feeding no step at all: the data path's own cost. One
+thread by default: what a 1-CPU trial gets.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import torch
+from torch.utils.data import DataLoader, TensorDataset
 
+from bench.common import build_parser, emit, median, ratio
 from trainables.autoencoder import AEConfig, DAEConfig, reconstruction_loss
 from trainables.data import load_data
 from trainables.gan import GANConfig, gan_step
@@ -18,64 +26,81 @@ from trainables.glo import GLOConfig, glo_step
 from trainables.models.ae import Autoencoder
 from trainables.models.gan import Discriminator, Generator, to_tanh_range
 from trainables.models.glo import GLO
+from trainables.state import batches
+
+# The batch sizes each model's shipped sweep file tries.
+SWEEP_BATCH_SIZES = {"ae": (16, 32, 64, 128), "dae": (32,), "gan": (32, 64, 128), "glo": (32,)}
+SWEEP_BATCH_SIZES["data only"] = (16, 32, 64, 128)
 
 
-def step_functions(images: torch.Tensor):
-    """For each model, a closure running one training step on a batch index tensor, at report settings."""
+def build_steps(images: torch.Tensor) -> dict:
+    """For each model, its training step on (batch indices, batch images), at the report's settings."""
     ae, dae, gan, glo = AEConfig(), DAEConfig(), GANConfig(), GLOConfig()
-    autoencoder = Autoencoder(ae.latent_dim, ae.activation)
-    opt_ae = torch.optim.Adam(autoencoder.parameters(), lr=ae.lr)
-    denoiser = Autoencoder(dae.latent_dim, dae.activation)
-    opt_dae = torch.optim.Adam(denoiser.parameters(), lr=dae.lr)
+    autoencoder, denoiser = Autoencoder(ae.latent_dim, ae.activation), Autoencoder(dae.latent_dim, dae.activation)
+    # Optimisers as the trainables build them.
+    opt_ae = torch.optim.Adam(autoencoder.parameters(), lr=ae.lr, fused=True)
+    opt_dae = torch.optim.Adam(denoiser.parameters(), lr=dae.lr, fused=True)
     generator, discriminator = Generator(gan.latent_dim), Discriminator(gan.dropout)
-    betas = (gan.beta1, 0.999)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=gan.lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=gan.lr_d, betas=betas)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=gan.lr_g, betas=(gan.beta1, 0.999), fused=True)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=gan.lr_d, betas=(gan.beta1, 0.999), fused=True)
     model = GLO(len(images), glo.latent_dim, glo.latent_norm)
-    opt_gg = torch.optim.Adam(model.generator.parameters(), lr=glo.lr_generator)
+    opt_glo = torch.optim.Adam(model.generator.parameters(), lr=glo.lr_generator, fused=True)
     opt_z = torch.optim.SparseAdam(model.latents.parameters(), lr=glo.lr_latent)
-    tanh_images = to_tanh_range(images)
 
-    def train_autoencoder(net, optimizer, noise_std):
-        def step(idx):
-            loss = reconstruction_loss(net, images[idx], noise_std)
-            optimizer.zero_grad()
+    def autoencoder_step(net, optimizer, noise_std):
+        def step(idx, x):
+            loss = reconstruction_loss(net, x, noise_std)
+            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
         return step
 
-    def train_gan(idx):
-        gan_step(generator, discriminator, opt_g, opt_d, tanh_images[idx], gan.latent_dim)
-
     return {
-        "ae": (ae.batch_size, train_autoencoder(autoencoder, opt_ae, 0.0)),
-        "dae": (dae.batch_size, train_autoencoder(denoiser, opt_dae, dae.noise_std)),
-        "gan": (gan.batch_size, train_gan),
-        "glo": (glo.batch_size, lambda idx: glo_step(model, opt_gg, opt_z, images[idx], idx)),
+        "ae": autoencoder_step(autoencoder, opt_ae, 0.0),
+        "dae": autoencoder_step(denoiser, opt_dae, dae.noise_std),
+        "gan": lambda idx, x: gan_step(generator, discriminator, opt_g, opt_d, to_tanh_range(x), gan.latent_dim),
+        "glo": lambda idx, x: glo_step(model, opt_glo, opt_z, x, idx),
     }
 
 
+def indexed_pass(step, images: torch.Tensor, batch_size: int) -> None:
+    for idx in batches(len(images), batch_size):
+        step(idx, images[idx])
+
+
+def loader_pass(step, images: torch.Tensor, batch_size: int) -> None:
+    loader = DataLoader(TensorDataset(torch.arange(len(images)), images), batch_size=batch_size, shuffle=True)
+    for idx, x in loader:
+        step(idx, x)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="mnist")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=60)
+    parser = build_parser(__doc__)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--images", type=int, default=2000, help="images per pass (default: 2000)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    images = load_data(args.dataset, args.data_dir).train.images
-    results = {"dataset": args.dataset, "threads": args.threads, "torch": torch.__version__}
-    for name, (batch_size, step) in step_functions(images).items():
-        order = torch.randperm(len(images)).split(batch_size)
-        for idx in order[:5]:  # warm-up
-            step(idx)
-        start = time.perf_counter()
-        for idx in order[5 : 5 + args.steps]:
-            step(idx)
-        seconds = time.perf_counter() - start
-        results[f"{name}_images_per_s"] = round(args.steps * batch_size / seconds, 1)
-    print(json.dumps(results, indent=2))
+    images = load_data("mnist", args.data_dir).train.images[: args.images]
+    steps = {**build_steps(images), "data only": lambda idx, x: None}
+    results = {"threads": args.threads, "images": len(images), "repeats": args.repeats, "torch": torch.__version__}
+    summary = [f"images/s at {args.threads} thread(s), indexed tensors vs DataLoader (median of {args.repeats}):"]
+    for model, sizes in SWEEP_BATCH_SIZES.items():
+        for batch_size in sizes:
+            indexed_pass(steps[model], images[:5 * batch_size], batch_size)  # warm-up
+            seconds = {"indexed": [], "dataloader": []}
+            for _ in range(args.repeats):
+                for name, run in (("indexed", indexed_pass), ("dataloader", loader_pass)):
+                    start = time.perf_counter()
+                    run(steps[model], images, batch_size)
+                    seconds[name].append(time.perf_counter() - start)
+            rate = {name: round(len(images) / median(s), 1) for name, s in seconds.items()}
+            speedup = ratio(rate["indexed"], rate["dataloader"])
+            results[f"{model.replace(' ', '_')}_b{batch_size}"] = {**{f"{k}_images_per_s": v for k, v in rate.items()},
+                                                  "indexed_over_dataloader": speedup}
+            summary.append(f"  {model:>9} batch {batch_size:>3}: {rate['indexed']:7.0f} vs {rate['dataloader']:7.0f}"
+                           f"  ({speedup:.2f}x)")
+    emit(results, summary)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """t-SNE of 10,000 AE latent codes: scikit-learn against openTSNE, in seconds and silhouette by digit, as JSON.
 
-    python bench/tsne.py [--data-dir DIR] [--threads 2] [--epochs 2] [--repeats 3]
+    python -m bench.tsne [--data-dir DIR] [--threads 2] [--epochs 2] [--repeats 3]
 
 Trains the report's AE (latent_dim 10, seed 0) for a few epochs on the MNIST train partition, encodes
 all 10,000 images (train, val and test partitions), then embeds the codes in 2-D with each library at

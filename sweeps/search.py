@@ -101,13 +101,16 @@ def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
         # Population-based training mutates trials itself and takes no search algorithm: the first
         # population is drawn at random from the same space.
         return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.max_concurrent or 0)
-    sampler = optuna.samplers.TPESampler(
-        seed=spec.seed,
-        # Optuna's default of 10 random trials is most of a short sweep.
-        n_startup_trials=min(10, max(3, spec.num_samples // 4)),
-        # Trials running side by side: pretend the running ones scored badly, so TPE spreads them out.
-        constant_liar=spec.max_concurrent != 1,
-    )
+    if spec.searcher == "random":
+        sampler = optuna.samplers.RandomSampler(seed=spec.seed)
+    else:
+        sampler = optuna.samplers.TPESampler(
+            seed=spec.seed,
+            # Optuna's default of 10 random trials is most of a short sweep.
+            n_startup_trials=min(10, max(3, spec.num_samples // 4)),
+            # Trials running side by side: pretend the running ones scored badly, so TPE spreads them out.
+            constant_liar=spec.max_concurrent != 1,
+        )
     single = len(spec.metric) == 1
     searcher = StudySearch(
         space=SearchSpace(spec),

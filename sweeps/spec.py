@@ -102,6 +102,7 @@ class SweepSpec(Strict):
     max_concurrent: int | None = Field(None, ge=1, description="trials at once (default: as many as fit)")
     resources: Resources = Resources()
     scheduler: Scheduler = Asha(type="asha")
+    searcher: Literal["tpe", "random"] = Field("tpe", description="Optuna's sampler: tpe, or random as a baseline")
     search: dict[str, SearchParam] = Field(min_length=1)
     fixed: dict[str, Any] = {}
     data: DataSpec = DataSpec()
@@ -392,6 +393,9 @@ def check_scheduler(spec: SweepSpec) -> list[str]:
                             f" happens within epochs = {epochs}: lower it")
         if spec.num_samples < 2:
             problems.append("`num_samples`: population-based training needs a population: at least 2")
+        if spec.searcher != "tpe":
+            problems.append(f"`searcher` = {spec.searcher!r}: population-based training draws its first "
+                            "population at random itself: leave `searcher` out")
     return problems
 
 

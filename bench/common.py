@@ -1,0 +1,60 @@
+"""What the bench scripts share: the data argument, medians and ratios, and the output (JSON to stdout, a summary to stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def build_parser(doc: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", default=os.environ.get("SWEEPS_DATA_DIR"),
+                        help="folder holding MNIST/raw/ (default: $SWEEPS_DATA_DIR)")
+    parser.add_argument("--repeats", type=int, default=3, help="each measurement's repeats; medians are reported")
+    return parser
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def ratio(a: float, b: float) -> float:
+    return round(a / b, 3)
+
+
+def quiet_tune() -> None:
+    """Tune's progress table would go to stdout, which holds the JSON."""
+    os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
+
+
+def emit(results: dict, summary: list[str]) -> None:
+    print(json.dumps(results, indent=2))
+    print("\n".join(summary), file=sys.stderr)
+
+
+def run_sweep(spec, storage: str, data_dir: str | None, name: str | None = None) -> tuple[object, dict[str, float]]:
+    """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds."""
+    from sweeps.cli import connected, sweep
+    from sweeps.experiment import load_inputs, new_experiment
+
+    phases, start = {}, time.perf_counter()
+
+    def lap(phase: str) -> None:
+        nonlocal start
+        phases[phase] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+
+    experiment = new_experiment(storage, name, spec.model)
+    data, judge = load_inputs(spec, data_dir, None)
+    lap("data_s")
+    with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):  # progress lines
+        lap("ray_start_s")
+        sweep(experiment, spec, data, judge, None)
+        lap("trials_s")
+    lap("shutdown_s")
+    return experiment, phases

@@ -1,0 +1,94 @@
+"""Where one epoch's time goes, per model at the report's settings: training steps, the per-epoch
+evaluation, and the checkpoint each epoch writes.
+
+    python -m bench.epoch [--models ae dae gan glo] [--dataset mnist] [--limit N] [--repeats 3]
+
+Each repeat runs one epoch of the model's training loop (`fit_model`, what a trial runs) and times it,
+then times the evaluation alone (the same function the loop calls, on the trained model) and saving the
+epoch's resumable state with `torch.save` (its size too); training = epoch - evaluation. GAN and GLO score
+samples through the judge, whose statistics of the real images are computed once per trial ("trial
+set-up", not per epoch). One CPU thread: what a 1-CPU trial gets.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import torch
+
+from bench.common import build_parser, emit, median
+from trainables.autoencoder import evaluate_autoencoder
+from trainables.config import parse_config
+from trainables.data import DATASETS, load_data
+from trainables.gan import fixed_noise, generate
+from trainables.glo import evaluate_glo
+from trainables.judge import load_judge
+from trainables.metrics import SampleScorer
+from trainables.models.ae import Autoencoder
+from trainables.models.gan import Generator
+from trainables.models.glo import GLO
+from trainables.registry import MODELS, fit_model
+
+
+def evaluation(model: str, cfg, data, state: dict, judge):
+    """A function running `model`'s per-epoch evaluation on the network in `state`, and the scorer's set-up."""
+    if model in ("ae", "dae"):
+        net = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
+        net.load_state_dict(state["model"])
+        return (lambda: evaluate_autoencoder(net, data, cfg)), None
+    start = time.perf_counter()
+    scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
+    setup = time.perf_counter() - start
+    if model == "gan":
+        generator = Generator(cfg.latent_dim)
+        generator.load_state_dict(state["generator"])
+        noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+        return (lambda: scorer.score(generate(generator, noise))), setup
+    net = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm)
+    net.load_state_dict(state["model"])
+    return (lambda: evaluate_glo(net, data, scorer, cfg)), setup
+
+
+def main() -> None:
+    parser = build_parser(__doc__)
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
+    parser.add_argument("--limit", type=int, help="images per partition (default: all)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    full = load_data(args.dataset, args.data_dir)
+    data = full.limit(args.limit)
+    results = {"dataset": args.dataset, "train_images": len(data.train), "repeats": args.repeats}
+    summary = [f"one epoch on {len(data.train)} {args.dataset} images, 1 thread (median of {args.repeats}):"]
+    for model in args.models:
+        judge = load_judge(full).build() if MODELS[model].needs_judge else None
+        cfg = parse_config(MODELS[model].config, {"epochs": 1})
+        epoch, evaluate_s, save_s, setup_s = [], [], [], []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            [(_, state)] = fit_model(model, cfg, data, judge, "cpu")
+            epoch.append(time.perf_counter() - start)
+            evaluate, setup = evaluation(model, cfg, data, state, judge)
+            start = time.perf_counter()
+            evaluate()
+            evaluate_s.append(time.perf_counter() - start)
+            setup_s.append(setup or 0.0)
+            buffer, start = io.BytesIO(), time.perf_counter()
+            torch.save(state, buffer)
+            save_s.append(time.perf_counter() - start)
+        r = {
+            "epoch_s": round(median(epoch), 3), "evaluation_s": round(median(evaluate_s), 3),
+            "training_s": round(median(epoch) - median(evaluate_s), 3),
+            "checkpoint_mb": round(len(buffer.getvalue()) / 1e6, 2), "checkpoint_save_s": round(median(save_s), 4),
+            "trial_setup_s": round(median(setup_s), 3),
+        }
+        r["evaluation_share"] = round(r["evaluation_s"] / r["epoch_s"], 3)
+        results[model] = r
+        summary.append(f"  {model:>3}: {r['epoch_s']:6.2f} s = training {r['training_s']:6.2f} s + evaluation "
+                       f"{r['evaluation_s']:5.2f} s ({r['evaluation_share']:.0%}); checkpoint {r['checkpoint_mb']:.1f} MB")
+    emit(results, summary)
+
+
+if __name__ == "__main__":
+    main()
