@@ -1,4 +1,4 @@
-"""What the bench scripts share: the data argument, medians and ratios, and the output (JSON to stdout, a summary to stderr)."""
+"""What the bench scripts share: arguments, medians, timed sweeps, output (JSON to stdout, a summary to stderr)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,16 @@ def ratio(a: float, b: float) -> float:
     return round(a / b, 3)
 
 
+def limit_threads(n: int) -> None:
+    """What Ray gives a trial of n CPUs: n torch threads and n in every OpenMP and BLAS pool (scikit-learn's
+    included, which otherwise take every core and slow a one-thread loop down)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)
+
+
 def quiet_tune() -> None:
     """Tune's progress table would go to stdout, which holds the JSON."""
     os.environ["RAY_AIR_NEW_OUTPUT"] = "0"
@@ -38,7 +48,8 @@ def emit(results: dict, summary: list[str]) -> None:
 
 
 def run_sweep(spec, storage: str, data_dir: str | None, name: str | None = None) -> tuple[object, dict[str, float]]:
-    """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds."""
+    """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds, and
+    the CPU seconds the driver spent during the trials."""
     from sweeps.cli import connected, sweep
     from sweeps.experiment import load_inputs, new_experiment
 
@@ -54,7 +65,9 @@ def run_sweep(spec, storage: str, data_dir: str | None, name: str | None = None)
     lap("data_s")
     with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):  # progress lines
         lap("ray_start_s")
+        cpu = time.process_time()
         sweep(experiment, spec, data, judge, None)
+        phases["driver_cpu_s"] = round(time.process_time() - cpu, 3)  # this process's, threads included
         lap("trials_s")
     lap("shutdown_s")
     return experiment, phases

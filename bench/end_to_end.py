@@ -19,7 +19,8 @@ import sys
 import tempfile
 import time
 
-from analysis.results import learning_curves
+from ray.tune import ExperimentAnalysis
+
 from bench.common import build_parser, emit, median, quiet_tune, ratio, run_sweep
 from sweeps.spec import load_spec
 
@@ -41,11 +42,12 @@ def main() -> None:
             command_s.append(time.perf_counter() - start)
         with tempfile.TemporaryDirectory() as storage:
             experiment, timed = run_sweep(spec, storage, args.data_dir)
-            curves = learning_curves(experiment.path)
-            epochs = curves[curves["metric"] == "time_this_iter_s"]["value"]
+            histories = ExperimentAnalysis(experiment.path).trial_dataframes.values()
+            epochs = sum(history["time_this_iter_s"].sum() for history in histories)
             at_once = min(spec.max_concurrent or os.cpu_count(), spec.num_samples)
             phases.append(timed)
-            training.append(epochs.sum() / at_once)
+            training.append(epochs / at_once)
+    driver_cpu_s = median([p.pop("driver_cpu_s") for p in phases])
     split = {phase: round(median([p[phase] for p in phases]), 3) for phase in phases[0]}
     trials_s = split["trials_s"]
     results = {
@@ -55,6 +57,7 @@ def main() -> None:
         "trials_other_s": round(trials_s - median(training), 3),
         "in_process_total_s": round(sum(split.values()), 3),
         "training_share_of_command": ratio(median(training), median(command_s)),
+        "driver_cpu_during_trials_s": round(driver_cpu_s, 3),
     }
     results["imports_and_exit_s"] = round(results["command_s"] - results["in_process_total_s"], 3)
     emit(results, [
@@ -62,7 +65,7 @@ def main() -> None:
         *(f"  {phase[:-2].replace('_', ' '):>14} {split[phase]:6.2f} s" for phase in split),
         f"  {'imports, exit':>14} {results['imports_and_exit_s']:6.2f} s",
         f"  of the trials' {trials_s:.2f} s, training took {results['training_s']:.2f} s "
-        f"({results['training_share_of_command']:.0%} of the command)",
+        f"({results['training_share_of_command']:.0%} of the command); the driver used {driver_cpu_s:.2f} CPU s",
     ])
 
 

@@ -84,10 +84,10 @@ def main() -> None:
     emit(results, [
         f"AE sweep, {args.trials} trials x {args.epochs} epochs on {args.limit} images, target val_mse "
         f"{args.target} (median of {args.repeats} seeds):",
-        *(f"  {side:>18}: target after {results[side]['median_time_to_target_s']:.0f} s "
-          f"(reached in {sum(r['reached'] for r in results[side]['runs'])}/{args.repeats}), sweep "
-          f"{results[side]['median_trials_s']:.0f} s, best at equal time {results[side]['median_best_at_equal_time']:.4f}"
-          for side in SIDES),
+        *(f"  {side:>18}: target after {r['median_time_to_target_s']:.0f} s "
+          f"(reached in {sum(run['reached'] for run in r['runs'])}/{args.repeats}), sweep "
+          f"{r['median_trials_s']:.0f} s, best at equal time {r['median_best_at_equal_time']:.4f}"
+          for side, r in ((s, results[s]) for s in SIDES)),
         f"  TPE + ASHA reaches the target {results['speedup_to_target']:.2f}x sooner",
     ])
 

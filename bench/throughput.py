@@ -18,7 +18,7 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from bench.common import build_parser, emit, median, ratio
+from bench.common import build_parser, emit, limit_threads, median, ratio
 from trainables.autoencoder import AEConfig, DAEConfig, reconstruction_loss
 from trainables.data import load_data
 from trainables.gan import GANConfig, gan_step
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--images", type=int, default=2000, help="images per pass (default: 2000)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     torch.manual_seed(0)
     images = load_data("mnist", args.data_dir).train.images[: args.images]
     steps = {**build_steps(images), "data only": lambda idx, x: None}

@@ -8,7 +8,7 @@ sweeps run: data from Ray's object store, a report and a checkpoint every epoch)
 epoch after the first (`time_this_iter_s` inside the trial). Start-up: sweeps of 2 and of 8 one-epoch
 trials on 200 images, one at a time, with Tune's `reuse_actors` on (as sweeps run) and off; each extra
 trial's wall time, less the same epoch trained standalone, is its start-up (actor, data, judge, reports,
-checkpoints and Tune's bookkeeping). Everything on one CPU thread.
+checkpoints and Tune's bookkeeping). Everything on one CPU thread, in every thread pool.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import tempfile
 import time
 
 import ray
-import torch
 from ray import tune
 
-from bench.common import build_parser, emit, median, quiet_tune, ratio
+from bench.common import build_parser, emit, limit_threads, median, quiet_tune, ratio
 from trainables.config import parse_config
 from trainables.data import load_data
 from trainables.judge import load_judge
@@ -63,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     quiet_tune()
     full = load_data("mnist", args.data_dir)
-    torch.set_num_threads(1)
+    limit_threads(1)  # as Ray sets a 1-CPU trial's
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, configure_logging=False)
     results = {"epochs": args.epochs, "limit": args.limit, "repeats": args.repeats, "ray": ray.__version__}
     summary = []
@@ -102,7 +101,8 @@ def main() -> None:
         summary += [
             f"{model}: an epoch of {len(data.train)} images takes {r['epoch_standalone_s']:.2f} s standalone, "
             f"{r['epoch_in_trial_s']:.2f} s in a trial: throughput {r['trial_throughput_vs_standalone']:.3f}x",
-            f"{model}: start-up per trial {startup['reuse']:.2f} s with actor reuse, {startup['no_reuse']:.2f} s without",
+            f"{model}: start-up per trial {startup['reuse']:.2f} s with actor reuse, "
+            f"{startup['no_reuse']:.2f} s without",
         ]
     ray.shutdown()
     emit(results, summary)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trainables.config import ConfigError, parse_config
 from trainables.data import DATASETS
+from trainables.glo import HELD_OUT_METRICS
 from trainables.registry import MODELS, TUNE_METRICS, reported_metrics
 
 Mode = Literal["min", "max"]
@@ -292,6 +293,11 @@ def check_against_model(raw: dict) -> list[str]:
             cfg = parse_config(config, {k: v for k, v in fixed.items() if k in names})
         except ConfigError:
             pass
+    every = getattr(cfg, "encode_every", 1)
+    for metric in SweepSpec.listed(raw.get("metric")):
+        if every > 1 and metric in HELD_OUT_METRICS:
+            problems.append(f"`metric` = {metric!r}: {model} reports it every encode_every = {every} epochs, and "
+                            "the search and early stopping need it after each: set `fixed.encode_every: 1`")
     return problems + check_metrics(raw, reported_metrics(model, cfg))
 
 

@@ -69,8 +69,8 @@ def fit_gan(
     """Train the GAN; yield (metrics, resumable state) after each epoch, stopping early if it diverges."""
     seed_everything(cfg.seed)
     generator, discriminator = Generator(cfg.latent_dim).to(device), Discriminator(cfg.dropout).to(device)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999), fused=True)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999), fused=True)
     parts = {"generator": generator, "discriminator": discriminator, "opt_g": opt_g, "opt_d": opt_d}
     start = restore(state, **parts) if state else 0
     train = to_tanh_range(data.train.images.to(device))

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from sweeps.experiment import Experiment
-from sweeps.search import KeepInBounds, SearchSpace, StudySearch, open_study_storage
+from sweeps.search import KeepInBounds, SearchSpace, StudySearch, build_searcher, open_study_storage
 from sweeps.spec import read_spec
 
 SPEC = read_spec(yaml.safe_dump({
@@ -73,3 +73,15 @@ def test_population_based_training_stays_inside_the_searched_range():
     keep = KeepInBounds(spec)
     assert keep({"beta1": 1.08, "batch_size": 153.6, "lr_g": 5.0}) == {"beta1": 0.9, "batch_size": 128, "lr_g": 5.0}
     assert keep({"beta1": -0.1, "batch_size": 12.8}) == {"beta1": 0.0, "batch_size": 16}
+
+
+@pytest.mark.parametrize(("searcher", "sampler"), [("tpe", optuna.samplers.TPESampler),
+                                                   ("random", optuna.samplers.RandomSampler)])
+def test_the_sweep_file_picks_optunas_sampler(searcher, sampler, tmp_path):
+    spec = SPEC.model_copy(update={"searcher": searcher, "max_concurrent": None})
+    (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
+    study_search = build_searcher(spec, Experiment(str(tmp_path), "s"))
+    assert type(study_search._ot_study.sampler) is sampler
+    first = [study_search.suggest(str(i)) for i in range(3)]
+    again = build_searcher(spec, Experiment(str(tmp_path), "t"))  # the same seed: the same configs
+    assert [again.suggest(str(i)) for i in range(3)] == first

@@ -47,7 +47,8 @@ def test_shipped_sweep_files_and_their_presets_validate(path):
 
 def test_mode_defaults_to_the_metrics_better_direction():
     assert read_spec(as_yaml(GOOD), "good").mode == ["min"]
-    assert read_spec(as_yaml({**GOOD, "metric": "knn_acc"}), "good").mode == ["max"]
+    held_out_each_epoch = {"epochs": 4, "encode_every": 1}
+    assert read_spec(as_yaml({**GOOD, "metric": "knn_acc", "fixed": held_out_each_epoch}), "good").mode == ["max"]
 
 
 def test_the_written_spec_reads_back_the_same():
@@ -126,6 +127,10 @@ BAD = [
     ("negative time budget", {"time_budget_s": -5}, "`time_budget_s` = -5"),
     ("pbt on an architecture parameter", {"scheduler": {"type": "pbt"}, "search": {
         "latent_dim": {"type": "int", "low": 8, "high": 64}}}, "`search.latent_dim`: population-based training"),
+    ("unknown searcher", {"searcher": "grid"}, "`searcher` = 'grid'"),
+    ("a metric reported every few epochs", {"metric": "val_mse"}, "set `fixed.encode_every: 1`"),
+    ("pbt with a searcher", {"scheduler": {"type": "pbt"}, "searcher": "random", "search": {
+        "lr_latent": {"type": "float", "low": 1.0e-3, "high": 0.1}}}, "`searcher` = 'random': population-based"),
 ]
 
 

@@ -13,7 +13,8 @@ FAST = {  # small but real settings per model
     "ae": {"batch_size": 16, "eval_size": 100},
     "dae": {"batch_size": 16, "eval_size": 100, "noise_std": 0.25},
     "gan": {"batch_size": 16, "eval_size": 100, "latent_dim": 16},
-    "glo": {"batch_size": 16, "eval_size": 100, "latent_dim": 16, "encode_size": 32, "encode_steps": 5},
+    "glo": {"batch_size": 16, "eval_size": 100, "latent_dim": 16, "encode_size": 32, "encode_steps": 5,
+            "encode_every": 1},
 }
 
 
@@ -69,3 +70,17 @@ def test_resume_from_state_matches_an_uninterrupted_run(model, tiny, digits_judg
     resumed = [m for m, _ in run(model, tiny, digits_judge, torch.load(buffer, weights_only=False), epochs=2, seed=3)]
     assert first == straight[0]
     assert resumed == straight[1:]
+
+
+def test_ae_knn_is_fitted_on_the_first_knn_size_training_codes(tiny, digits_judge):
+    # One reference code: every held-out code gets its label, so the accuracy is that label's share.
+    metrics, _ = next(run("ae", tiny, digits_judge, epochs=1, knn_size=1))
+    val = tiny.val.head(FAST["ae"]["eval_size"])
+    assert metrics["knn_acc"] == pytest.approx((val.labels == tiny.train.labels[0]).float().mean().item())
+
+
+def test_glo_encodes_held_out_images_every_encode_every_epochs_and_after_the_last(tiny, digits_judge):
+    history = [metrics for metrics, _ in run("glo", tiny, digits_judge, epochs=5, encode_every=2)]
+    assert [m["epoch"] for m in history if "val_mse" in m] == [2, 4, 5]
+    assert all({"knn_acc", "val_psnr"} <= set(m) for m in history if "val_mse" in m)
+    assert all({"fid", "train_mse"} <= set(m) for m in history)
