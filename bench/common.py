@@ -28,11 +28,14 @@ def ratio(a: float, b: float) -> float:
 
 
 def limit_threads(n: int) -> None:
-    """What Ray gives a trial of n CPUs: n torch threads and n in every OpenMP and BLAS pool (scikit-learn's
-    included, which otherwise take every core and slow a one-thread loop down)."""
+    """What Ray gives a trial of n CPUs: n torch threads and n in every OpenMP and BLAS pool, those loaded
+    already (scikit-learn's take every core unless told) and those loaded later (through the variables
+    they read when they start, which Ray sets in a trial too)."""
     import torch
     from threadpoolctl import threadpool_limits
 
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[variable] = str(n)
     torch.set_num_threads(n)
     threadpool_limits(n)
 

@@ -4,16 +4,18 @@ evaluation, and the checkpoint each epoch writes.
     python -m bench.epoch [--models ae dae gan glo] [--dataset mnist] [--limit N] [--repeats 3]
 
 Each repeat runs one epoch of the model's training loop (`fit_model`, what a trial runs) and times it,
-then times the evaluation alone (the same function the loop calls, on the trained model) and saving the
-epoch's resumable state with `torch.save` (its size too); training = epoch - evaluation. GAN and GLO score
-samples through the judge, whose statistics of the real images are computed once per trial ("trial
-set-up", not per epoch). GLO encodes held-out images every `encode_every` epochs (and after the last):
-its evaluation is timed with and without that, and averaged over such a cycle. One CPU thread, in every
-thread pool: what a 1-CPU trial gets.
+then times the evaluation alone (the same function the loop calls, on the trained model) and, in turns,
+the one it replaced (AE and DAE: the k-NN fitted on every training code rather than `knn_size`), and
+saving the epoch's resumable state with `torch.save` (its size too). Training = epoch - evaluation.
+GAN and GLO score samples through the judge, whose statistics of the real images are computed once per
+trial ("trial set-up", not per epoch). GLO encodes held-out images every `encode_every` epochs (and
+after the last): its evaluation is timed with and without that, and averaged over such a cycle. One
+CPU thread, in every thread pool: what a 1-CPU trial gets.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -33,13 +35,15 @@ from trainables.models.glo import GLO
 from trainables.registry import MODELS, fit_model
 
 
-def evaluation(model: str, cfg, data, state: dict, judge):
-    """A function running `model`'s per-epoch evaluation on the network in `state` (for GLO, one that takes
-    whether to encode held-out images), and the scorer's set-up time."""
+def evaluations(model: str, cfg, data, state: dict, judge) -> tuple[dict, float]:
+    """Functions running `model`'s per-epoch evaluation on the network in `state`, by name: as the loop runs
+    it ("shipped"), and the alternative it replaced; and the time the scorer's set-up took."""
     if model in ("ae", "dae"):
         net = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
         net.load_state_dict(state["model"])
-        return (lambda: evaluate_autoencoder(net, data, cfg)), None
+        every_code = dataclasses.replace(cfg, knn_size=len(data.train))
+        return {"shipped": lambda: evaluate_autoencoder(net, data, cfg),
+                "knn_on_every_training_code": lambda: evaluate_autoencoder(net, data, every_code)}, 0.0
     start = time.perf_counter()
     scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
     setup = time.perf_counter() - start
@@ -47,10 +51,11 @@ def evaluation(model: str, cfg, data, state: dict, judge):
         generator = Generator(cfg.latent_dim)
         generator.load_state_dict(state["generator"])
         noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
-        return (lambda: scorer.score(generate(generator, noise))), setup
+        return {"shipped": lambda: scorer.score(generate(generator, noise))}, setup
     net = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm)
     net.load_state_dict(state["model"])
-    return (lambda held_out=True: evaluate_glo(net, data, scorer, cfg, held_out)), setup
+    return {"shipped": lambda: evaluate_glo(net, data, scorer, cfg, held_out=True),
+            "without_held_out": lambda: evaluate_glo(net, data, scorer, cfg, held_out=False)}, setup
 
 
 def main() -> None:
@@ -67,30 +72,28 @@ def main() -> None:
     for model in args.models:
         judge = load_judge(full).build() if MODELS[model].needs_judge else None
         cfg = parse_config(MODELS[model].config, {"epochs": 1})
-        epoch, evaluate_s, light_s, save_s, setup_s = [], [], [], [], []
+        epoch, save_s, setup_s, evaluate_s = [], [], [], {}
         for _ in range(args.repeats):
             start = time.perf_counter()
             [(_, state)] = fit_model(model, cfg, data, judge, "cpu")
             epoch.append(time.perf_counter() - start)
-            evaluate, setup = evaluation(model, cfg, data, state, judge)
-            start = time.perf_counter()
-            evaluate()
-            evaluate_s.append(time.perf_counter() - start)
-            if model == "glo":
+            variants, setup = evaluations(model, cfg, data, state, judge)
+            setup_s.append(setup)
+            for name, evaluate in variants.items():  # in turns
                 start = time.perf_counter()
-                evaluate(held_out=False)
-                light_s.append(time.perf_counter() - start)
-            setup_s.append(setup or 0.0)
+                evaluate()
+                evaluate_s.setdefault(name, []).append(time.perf_counter() - start)
             buffer, start = io.BytesIO(), time.perf_counter()
             torch.save(state, buffer)
             save_s.append(time.perf_counter() - start)
-        training_s = median(epoch) - median(evaluate_s)  # a one-epoch run: its last epoch, held-out images encoded
-        evaluation_s = median(evaluate_s)
-        if light_s:  # GLO: the mean over encode_every epochs, one of which encodes held-out images
-            evaluation_s = (evaluation_s + (cfg.encode_every - 1) * median(light_s)) / cfg.encode_every
+        evaluate_s = {name: median(s) for name, s in evaluate_s.items()}
+        training_s = median(epoch) - evaluate_s["shipped"]  # a one-epoch run: its evaluation is the shipped one
+        evaluation_s = evaluate_s["shipped"]
+        if model == "glo":  # the mean over encode_every epochs, one of which encodes held-out images
+            evaluation_s = (evaluation_s + (cfg.encode_every - 1) * evaluate_s["without_held_out"]) / cfg.encode_every
         r = {
             "epoch_s": training_s + evaluation_s, "training_s": training_s, "evaluation_s": evaluation_s,
-            **({"evaluation_without_held_out_s": median(light_s)} if light_s else {}),
+            **{f"evaluation_{name}_s": s for name, s in evaluate_s.items()},
             "checkpoint_mb": len(buffer.getvalue()) / 1e6, "checkpoint_save_s": median(save_s),
             "trial_setup_s": median(setup_s),
         }
@@ -100,6 +103,8 @@ def main() -> None:
         summary.append(f"  {model:>3}: {r['epoch_s']:6.2f} s = training {r['training_s']:6.2f} s + evaluation "
                        f"{r['evaluation_s']:5.2f} s ({r['evaluation_share']:.0%}); "
                        f"checkpoint {r['checkpoint_mb']:.1f} MB")
+        summary += [f"       evaluation {name.replace('_', ' ')}: {seconds:.2f} s"
+                    for name, seconds in evaluate_s.items() if name != "shipped"]
     emit(results, summary)
 
 
