@@ -62,7 +62,7 @@ def fit_autoencoder(
     noise_std = getattr(cfg, "noise_std", 0.0)
     model = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels).to(device)
     # Fused: one kernel updates every parameter, where the default loops over them in Python
-    # (1.3x the AE's images/s at batch 16 on one CPU thread: bench/throughput.py).
+    # (1.07-1.15x the AE's images/s at batch 16 on one CPU thread: bench/throughput.py).
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)
     start = restore(state, model=model, optimizer=optimizer) if state else 0
     train = data.train.images.to(device)
@@ -94,7 +94,7 @@ def evaluate_autoencoder(model: Autoencoder, data: Data, cfg: AEConfig) -> dict[
     x = val.images.to(device)
     z = encode(model, x)
     x_hat = model.decoder(z)
-    # Encoding every training image each epoch would cost a sixth of an epoch on 54,000 images.
+    # Encoding every training image each epoch cost a sixth of an epoch on 54,000 (bench/epoch.py).
     reference = data.train.head(cfg.knn_size)
     metrics = {
         "val_mse": mse(x, x_hat),
