@@ -6,25 +6,33 @@ import argparse
 import contextlib
 import json
 import os
-import statistics
 import sys
 import time
+from pathlib import Path
 
 
 def build_parser(doc: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=f"python -m bench.{Path(sys.argv[0]).stem}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", default=os.environ.get("SWEEPS_DATA_DIR"),
                         help="folder holding MNIST/raw/ (default: $SWEEPS_DATA_DIR)")
     parser.add_argument("--repeats", type=int, default=3, help="each measurement's repeats; medians are reported")
     return parser
 
 
-def median(values) -> float:
-    return statistics.median(values)
-
-
 def ratio(a: float, b: float) -> float:
     return round(a / b, 3)
+
+
+def run(main) -> None:
+    """Run a script's main; missing data is the user's to fix: its message, not a traceback (exit 2)."""
+    from trainables.data import DataError
+
+    try:
+        main()
+    except DataError as error:
+        print(f"python -m bench.{Path(sys.argv[0]).stem}: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 def limit_threads(n: int) -> None:
@@ -50,7 +58,7 @@ def emit(results: dict, summary: list[str]) -> None:
     print("\n".join(summary), file=sys.stderr)
 
 
-def run_sweep(spec, storage: str, data_dir: str | None, name: str | None = None) -> tuple[object, dict[str, float]]:
+def run_sweep(spec, storage: str, data_dir: str | None) -> tuple[object, dict[str, float]]:
     """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds, and
     the CPU seconds the driver spent during the trials."""
     from sweeps.cli import connected, sweep
@@ -63,7 +71,7 @@ def run_sweep(spec, storage: str, data_dir: str | None, name: str | None = None)
         phases[phase] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()
 
-    experiment = new_experiment(storage, name, spec.model)
+    experiment = new_experiment(storage, None, spec.model)
     data, judge = load_inputs(spec, data_dir, None)
     lap("data_s")
     with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):  # progress lines

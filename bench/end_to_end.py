@@ -18,10 +18,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
-from ray.tune import ExperimentAnalysis
-
-from bench.common import build_parser, emit, median, quiet_tune, ratio, run_sweep
+from analysis.results import load_experiment
+from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
 from sweeps.spec import load_spec
 
 
@@ -42,8 +42,7 @@ def main() -> None:
             command_s.append(time.perf_counter() - start)
         with tempfile.TemporaryDirectory() as storage:
             experiment, timed = run_sweep(spec, storage, args.data_dir)
-            histories = ExperimentAnalysis(experiment.path).trial_dataframes.values()
-            epochs = sum(history["time_this_iter_s"].sum() for history in histories)
+            epochs = load_experiment(experiment.path)["time_total_s"].sum()
             at_once = min(spec.max_concurrent or os.cpu_count(), spec.num_samples)
             phases.append(timed)
             training.append(epochs / at_once)
@@ -70,4 +69,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

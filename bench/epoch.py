@@ -18,10 +18,12 @@ from __future__ import annotations
 import dataclasses
 import io
 import time
+from statistics import median
 
 import torch
 
-from bench.common import build_parser, emit, limit_threads, median
+from analysis.checkpoints import build_network
+from bench.common import build_parser, emit, limit_threads, run
 from trainables.autoencoder import evaluate_autoencoder
 from trainables.config import parse_config
 from trainables.data import DATASETS, load_data
@@ -29,18 +31,14 @@ from trainables.gan import fixed_noise, generate
 from trainables.glo import evaluate_glo
 from trainables.judge import load_judge
 from trainables.metrics import SampleScorer
-from trainables.models.ae import Autoencoder
-from trainables.models.gan import Generator
-from trainables.models.glo import GLO
 from trainables.registry import MODELS, fit_model
 
 
 def evaluations(model: str, cfg, data, state: dict, judge) -> tuple[dict, float]:
     """Functions running `model`'s per-epoch evaluation on the network in `state`, by name: as the loop runs
     it ("shipped"), and the alternative it replaced; and the time the scorer's set-up took."""
+    net = build_network(model, cfg, state)
     if model in ("ae", "dae"):
-        net = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
-        net.load_state_dict(state["model"])
         every_code = dataclasses.replace(cfg, knn_size=len(data.train))
         return {"shipped": lambda: evaluate_autoencoder(net, data, cfg),
                 "knn_on_every_training_code": lambda: evaluate_autoencoder(net, data, every_code)}, 0.0
@@ -48,12 +46,8 @@ def evaluations(model: str, cfg, data, state: dict, judge) -> tuple[dict, float]
     scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
     setup = time.perf_counter() - start
     if model == "gan":
-        generator = Generator(cfg.latent_dim)
-        generator.load_state_dict(state["generator"])
         noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
-        return {"shipped": lambda: scorer.score(generate(generator, noise))}, setup
-    net = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm)
-    net.load_state_dict(state["model"])
+        return {"shipped": lambda: scorer.score(generate(net, noise))}, setup
     return {"shipped": lambda: evaluate_glo(net, data, scorer, cfg, held_out=True),
             "without_held_out": lambda: evaluate_glo(net, data, scorer, cfg, held_out=False)}, setup
 
@@ -109,4 +103,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

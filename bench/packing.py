@@ -3,11 +3,11 @@ in total training images per second of the sweep.
 
     python -m bench.packing [--models ae gan] [--trials 4] [--epochs 2] [--limit 3000] [--repeats 3]
 
-Each side runs the same sweep through `sweeps run`'s own path: `--trials` trials of the model's report
-settings (only the seed searched, so every trial costs the same), no early stopping, a local Ray with every
-core. Images per second = trials x epochs x training images / the wall time of the trials (Ray's start and
-stop left out), medians of the repeats, the two packings taking turns. The sweep files' defaults
-(resources.cpu 1, as many trials at once as fit) are the first side.
+Each side runs the model's shipped sweep file through `sweeps run`'s own path, changed to `--trials` trials
+of the report's settings (only the seed searched, so every trial costs the same) without early stopping,
+on a local Ray with every core. Images per second = trials x epochs x training images / the wall time of
+the trials (Ray's start and stop left out), medians of the repeats, the two packings taking turns. The
+sweep files' defaults (resources.cpu 1, as many trials at once as fit) are the first side.
 """
 
 from __future__ import annotations
@@ -15,24 +15,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from statistics import median
 
-from bench.common import build_parser, emit, median, quiet_tune, ratio, run_sweep
+from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
 from sweeps.experiment import ENVIRONMENT_FILE
-from sweeps.spec import read_spec
+from sweeps.spec import load_spec
 from trainables.registry import MODELS
-
-SWEEP = """
-model: {model}
-metric: {metric}
-num_samples: {trials}
-resources: {{cpu: {cpu}}}
-max_concurrent: {concurrent}
-scheduler: {{type: none}}
-search: {{seed: {{type: int, low: 0, high: 1000000}}}}
-fixed: {{epochs: {epochs}}}
-data: {{limit: {limit}}}
-"""
-METRIC = {"ae": "val_mse", "dae": "val_mse", "gan": "fid", "glo": "fid"}
 
 
 def main() -> None:
@@ -52,8 +40,10 @@ def main() -> None:
         seconds = {name: [] for name in packings}
         for _ in range(args.repeats):
             for name, (cpu, concurrent) in packings.items():
-                spec = read_spec(SWEEP.format(model=model, metric=METRIC[model], trials=args.trials, cpu=cpu,
-                                              concurrent=concurrent, epochs=args.epochs, limit=args.limit), name)
+                spec = load_spec(f"sweeps/specs/{model}.yaml", None, [
+                    f"num_samples={args.trials}", f"resources.cpu={cpu}", f"max_concurrent={concurrent}",
+                    "scheduler={type: none}", "search={seed: {type: int, low: 0, high: 1000000}}",
+                    f"fixed={{epochs: {args.epochs}}}", f"data.limit={args.limit}"])
                 with tempfile.TemporaryDirectory() as storage:
                     experiment, phases = run_sweep(spec, storage, args.data_dir)
                     train_images = json.loads(experiment.read(ENVIRONMENT_FILE))["data"]["train"]
@@ -70,4 +60,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

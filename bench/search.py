@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 import tempfile
 import time
+from statistics import median
 
-from ray.tune import ExperimentAnalysis
-
-from bench.common import build_parser, emit, median, quiet_tune, ratio, run_sweep
+from analysis.results import learning_curves, load_experiment
+from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
 from sweeps.spec import load_spec
 
 SIDES = {
@@ -30,11 +30,11 @@ SIDES = {
 
 def epoch_times(experiment_path: str, start: float) -> list[tuple[float, float]]:
     """(seconds since `start`, val_mse) of every epoch of every trial, in time order."""
-    rows = []
-    for history in ExperimentAnalysis(experiment_path).trial_dataframes.values():
-        if "val_mse" in history:
-            rows += [(t - start, v) for t, v in zip(history["timestamp"], history["val_mse"])]
-    return sorted(rows)
+    curves = learning_curves(experiment_path)
+    curves = curves[curves["metric"] == "val_mse"]
+    started = load_experiment(experiment_path).set_index("trial_id")["started"]
+    ends = curves["trial_id"].map(started) + curves["time_total_s"] - start
+    return sorted(zip(ends, curves["value"]))
 
 
 def best_by(rows: list[tuple[float, float]], seconds: float) -> float:
@@ -93,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -16,11 +16,12 @@ once more feeding no step at all: their own cost. One thread by default, in ever
 from __future__ import annotations
 
 import time
+from statistics import median
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from bench.common import build_parser, emit, limit_threads, median, ratio
+from bench.common import build_parser, emit, limit_threads, ratio, run
 from trainables.autoencoder import AEConfig, DAEConfig, reconstruction_loss
 from trainables.data import load_data
 from trainables.gan import GANConfig, gan_step
@@ -120,4 +121,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import tempfile
 import time
+from statistics import median
 
 import ray
 from ray import tune
 
-from bench.common import build_parser, emit, limit_threads, median, quiet_tune, ratio
+from bench.common import build_parser, emit, limit_threads, quiet_tune, ratio, run
 from trainables.config import parse_config
 from trainables.data import load_data
 from trainables.judge import load_judge
@@ -51,7 +52,7 @@ def fit_trials(model: str, data, judge, config: dict, trials: int, reuse_actors:
         start = time.perf_counter()
         grid = tuner.fit()
         wall = time.perf_counter() - start
-        return wall, [grid[i].metrics_dataframe for i in range(len(grid))]
+        return wall, [result.metrics_dataframe for result in grid]
 
 
 def main() -> None:
@@ -109,4 +110,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)
