@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sweeps.spec import SweepError
 from trainables.config import ConfigError, describe_fields, format_value, parse_config
-from trainables.data import DATASETS, DataError, load_data
+from trainables.data import DATASETS, DataError, fetch_missing, load_data
 from trainables.registry import MODELS, fit_model, pick_device
 
 log = logging.getLogger("sweeps")
@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except (ConfigError, DataError, SweepError) as error:
-        kind = {ConfigError: "config", DataError: "data", SweepError: "sweep"}[type(error)]
+        kind = "config" if isinstance(error, ConfigError) else "data" if isinstance(error, DataError) else "sweep"
         print(f"sweeps {args.verb}: {kind} error:\n{error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -179,7 +179,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) ->
     parser.add_argument(
         "--data-dir", help="folder holding MNIST/raw/ or FashionMNIST/raw/ (default: $SWEEPS_DATA_DIR, else ./data)"
     )
-    parser.add_argument("--download", action="store_true", help="download the dataset with torchvision if missing")
+    parser.add_argument("--offline", action="store_true", help="never download: missing IDX files are an error "
+                        "(default: download them from torchvision's mirrors, or $SWEEPS_DATA_MIRRORS)")
+    parser.add_argument("--download", action="store_true", help=argparse.SUPPRESS)  # the default now; still accepted
     parser.add_argument("--cache-dir", help="where the judge classifier is cached (default: $SWEEPS_CACHE_DIR)")
 
 
@@ -217,7 +219,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ConfigError(["give a model (sweeps train ae), or --from EXPERIMENT to reproduce one of its trials"])
     spec = MODELS[model]
     cfg = parse_config(spec.config, {**config, **parse_overrides(args.overrides)})
-    full = load_data(dataset, args.data_dir, download=args.download)
+    full = load_data(dataset, args.data_dir, offline=args.offline)
     data = full.limit(limit)
     device = pick_device()
     log.info("%s on %s: %d train / %d validation / %d test images, %s, %d threads",
@@ -245,7 +247,7 @@ def run_run(args: argparse.Namespace) -> int:
     from sweeps.experiment import load_inputs, new_experiment
 
     experiment = new_experiment(args.storage, args.name, spec.model)
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
     with connected(args.address, experiment.log_file):
         sweep(experiment, spec, data, judge, args.address)
     return report_results(experiment, spec)
@@ -266,7 +268,7 @@ def run_resume(args: argparse.Namespace) -> int:
     from sweeps.launch import resume_sweep
 
     experiment, spec = open_experiment(args.experiment)
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
     with connected(args.address, experiment.log_file):
         log.info("resuming %s", experiment.path)
         resume_sweep(experiment, spec, data, judge)
@@ -483,7 +485,7 @@ def run_rerun(args: argparse.Namespace) -> int:
 
     source, spec = open_experiment(args.experiment)
     rerun_spec, record = plan_rerun(source, spec, args.top, args.seeds, args.epochs, parse_overrides(args.overrides))
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.download)
+    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
     with connected(args.address, source.log_file):
         log.info("rerun of %s: %d configs x %d seeds", source.path, len(record["runs"]) // args.seeds, args.seeds)
         experiment, summary = rerun_and_summarise(source, rerun_spec, record, data, judge, args.name)
@@ -513,7 +515,7 @@ def run_sample(args: argparse.Namespace) -> int:
     _, spec = open_experiment(args.experiment)
     data = None
     if spec.model in ("ae", "dae"):
-        data = load_data(spec.data.dataset, args.data_dir, download=args.download).limit(spec.data.limit)
+        data = load_data(spec.data.dataset, args.data_dir, offline=args.offline).limit(spec.data.limit)
     trained = load_trained(args.experiment, args.trial)
     images = draw_samples(trained, args.n, args.seed, data).astype(np.float32)
     np.save(args.out, images)
@@ -525,6 +527,10 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
+    from sweeps.experiment import open_experiment
+
+    for path in args.experiments:  # missing data is fetched (or refused) before the first figure is drawn
+        fetch_missing(open_experiment(path)[1].data.dataset, args.data_dir, args.offline)
 
     page = write_report(args.experiments, args.out or default_report_dir(args.experiments), args.data_dir,
                         args.cache_dir, args.seed)
@@ -543,7 +549,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from sweeps.demo import run_demo as demo
 
     page = demo(args.models, args.preset, args.storage, args.dataset, args.address, args.data_dir, args.cache_dir,
-                args.download)
+                args.offline)
     print(f"\nreport: {page}\n  open it in a browser: file://{page.resolve()}")
     return 0
 

@@ -10,7 +10,8 @@ from analysis.report import write_report
 from sweeps.cli import connected, report_results, rerun_and_summarise, sweep
 from sweeps.experiment import load_inputs, new_experiment
 from sweeps.rerun import plan_rerun
-from sweeps.spec import load_spec
+from sweeps.spec import SweepSpec, load_spec
+from trainables.data import DATASETS, MissingDataError, fetch_missing, raw_folder
 
 log = logging.getLogger(__name__)
 
@@ -18,12 +19,14 @@ SPECS = Path(__file__).parent / "specs"
 
 
 def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, address: str | None, data_dir,
-             cache_dir, download: bool, top: int = 2, seeds: int = 2) -> Path:
+             cache_dir, offline: bool = False, top: int = 2, seeds: int = 2) -> Path:
     """Sweep each model by its shipped file's `preset`, rerun the `top` configs with `seeds` seeds, and write the
-    report into STORAGE/demo-DATE-TIME/report; returns the report page."""
-    overrides = [f"data.dataset={dataset}"] if dataset else []
-    specs = [load_spec(SPECS / f"{model}.yaml", preset, overrides) for model in models]
-    inputs = [load_inputs(spec, data_dir, cache_dir, download) for spec in specs]  # data errors before Ray starts
+    report into STORAGE/demo-DATE-TIME/report; returns the report page. Where the sweep files' dataset is missing
+    and cannot be downloaded, and no `dataset` was asked for, the demo runs on scikit-learn's digits."""
+    specs = load_specs(models, preset, dataset)
+    if dataset is None and not fetch_datasets(specs, data_dir, offline):
+        specs = load_specs(models, preset, "digits")
+    inputs = [load_inputs(spec, data_dir, cache_dir, offline) for spec in specs]  # data errors before Ray starts
     root = Path(storage).resolve() / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
     experiments, started = [], time.perf_counter()
     with connected(address, root / "driver.log"):
@@ -38,3 +41,23 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
             experiments.append(experiment.path)
     log.info("\n== report (sweeps and reruns took %.0f s)", time.perf_counter() - started)
     return write_report(experiments, root / "report", data_dir, cache_dir)
+
+
+def load_specs(models: list[str], preset: str, dataset: str | None) -> list[SweepSpec]:
+    overrides = [f"data.dataset={dataset}"] if dataset else []
+    return [load_spec(SPECS / f"{model}.yaml", preset, overrides) for model in models]
+
+
+def fetch_datasets(specs: list[SweepSpec], data_dir, offline: bool) -> bool:
+    """Download the sweep files' datasets where missing; False, said in one line, where offline or no network."""
+    for name in dict.fromkeys(spec.data.dataset for spec in specs):
+        try:
+            fetch_missing(name, data_dir, offline)
+        except MissingDataError:
+            folder, why = DATASETS[name], "--offline" if offline else "no network"
+            log.warning(f"no {folder} files in {raw_folder(name, data_dir)} and {why}: this demo runs on "
+                        f"scikit-learn's 1,797 bundled 8x8 digits instead; for {folder}, run it "
+                        f"{'without --offline ' if offline else ''}where a network answers, or put the IDX files "
+                        f"in DIR/{folder}/raw and pass --data-dir DIR")
+            return False
+    return True

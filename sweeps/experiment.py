@@ -128,9 +128,10 @@ def subfolders(path: str) -> list[str]:
     return sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.type == fs.FileType.Directory)
 
 
-def load_inputs(spec: SweepSpec, data_dir, cache_dir, download: bool = False) -> tuple[Data, TrainedJudge | None]:
-    """The sweep's (limited) data and, for GAN and GLO, the judge trained on the full training partition."""
-    full = load_data(spec.data.dataset, data_dir, download=download)
+def load_inputs(spec: SweepSpec, data_dir, cache_dir, offline: bool = False) -> tuple[Data, TrainedJudge | None]:
+    """The sweep's (limited) data, its missing files downloaded unless `offline`, and, for GAN and GLO, the judge
+    trained on the full training partition."""
+    full = load_data(spec.data.dataset, data_dir, offline=offline)
     judge = load_judge(full, cache_dir) if MODELS[spec.model].needs_judge else None
     if judge is not None:
         log.info("judge: test accuracy %.2f%%", 100 * judge.accuracy)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import http.client
 import logging
 import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,10 +30,35 @@ SPLIT_FILES = {
 SINGLE_SPLIT_SHARES = (0.7, 0.15, 0.15)
 VALIDATION_SHARE = 0.1  # of the official train split, when there is one
 PARTITION_SEED = 0  # fixed: every trial and every run sees the same partitions
+# torchvision's mirrors and its MD5s of the published files; SWEEPS_DATA_MIRRORS replaces the mirrors.
+MIRRORS = {
+    "MNIST": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+    "FashionMNIST": ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+}
+MD5 = {
+    "MNIST": {
+        "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    },
+    "FashionMNIST": {
+        "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
+}
+TIMEOUT_S = 5.0  # per connection and per read: with no network, a command answers in seconds
+CHUNK_BYTES = 1 << 16
 
 
 class DataError(Exception):
     """A dataset that cannot be found or read; the text says how to fix it."""
+
+
+class MissingDataError(DataError):
+    """A dataset's files are missing and could not be fetched: offline, or no mirror answered."""
 
 
 @dataclass(frozen=True)
@@ -74,17 +105,24 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("SWEEPS_DATA_DIR", "data"))
 
 
+def raw_folder(dataset: str, data_dir: str | Path | None = None) -> Path:
+    """Where `dataset`'s IDX files are, in torchvision's layout: DATA_DIR/MNIST/raw."""
+    root = Path(data_dir) if data_dir is not None else default_data_dir()
+    return root / DATASETS[dataset] / "raw"
+
+
 def load_data(
     dataset: str = "mnist",
     data_dir: str | Path | None = None,
     limit: int | None = None,
-    download: bool = False,
+    offline: bool = False,
 ) -> Data:
     """Load `dataset` into memory as train/validation/test partitions.
 
     Validation comes from the official train split, test from the official test split.
     Where only one split exists, all three are drawn from it and `Data.notice` says so.
-    `limit` keeps the first `limit` images of each (shuffled) partition.
+    `limit` keeps the first `limit` images of each (shuffled) partition. Missing files are
+    downloaded first (see `fetch_missing`), unless `offline`.
     """
     if dataset not in DATASETS:
         raise DataError(f"unknown dataset {dataset!r}: choose one of {', '.join(DATASETS)}")
@@ -98,24 +136,28 @@ def load_data(
         )
         return data.limit(limit)
 
-    root = Path(data_dir) if data_dir is not None else default_data_dir()
-    folder = DATASETS[dataset]
-    if download:
-        download_torchvision(folder, root)
-    splits = {name: load_split(root / folder / "raw", *files) for name, files in SPLIT_FILES.items()}
+    raw = raw_folder(dataset, data_dir)
+    fetch_missing(dataset, data_dir, offline)
+    splits = {name: load_split(raw, *files) for name, files in SPLIT_FILES.items()}
     if splits["test"] is None:
-        raise missing_files_error(dataset, root / folder / "raw")
+        raise missing_files_error(dataset, raw, "")  # not reached: fetch_missing raises first
     if splits["train"] is None:
         notice = (
-            f"{dataset}: only the official test split is in {root / folder / 'raw'}; "
+            f"{dataset}: only the official test split is in {raw}; "
             f"train/validation/test partitions ({share_text()}) were drawn from its "
             f"{len(splits['test'])} images"
         )
-        log.warning(notice)
+        warn_once(notice)
         return partition_single(dataset, splits["test"], notice).limit(limit)
     train, val = shuffled_cut(splits["train"], 1 - VALIDATION_SHARE)
     test = shuffled_cut(splits["test"], 1.0)[0]
     return Data(dataset, train, val, test).limit(limit)
+
+
+@functools.cache
+def warn_once(message: str) -> None:
+    """Log `message` once per process: a command loads the same data several times."""
+    log.warning(message)
 
 
 def share_text() -> str:
@@ -171,29 +213,106 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(shape).copy()  # writable, as torch wants
 
 
-def missing_files_error(dataset: str, raw: Path) -> DataError:
+def missing_files_error(
+    dataset: str, raw: Path, why: str, network: str = "run where a network answers"
+) -> MissingDataError:
     files = [f"{name}[.gz]" for pair in SPLIT_FILES.values() for name in pair if find_idx(raw, name) is None]
-    return DataError(
-        f"{dataset}: no IDX files in {raw} (missing: {', '.join(files)}).\n"
-        f"Fix: pass --data-dir DIR (or set SWEEPS_DATA_DIR) to a folder holding "
-        f"{DATASETS[dataset]}/raw/, add --download where a network is reachable, "
-        f"or use the digits dataset (--dataset digits; in a sweep file, data: {{dataset: digits}}), which needs no files."
+    return MissingDataError(
+        f"{dataset}: no IDX files in {raw} (missing: {', '.join(files)}){why}.\n"
+        f"Fix: {network} (or set SWEEPS_DATA_MIRRORS to comma-separated mirror URLs you can "
+        f"reach), pass --data-dir DIR (or set SWEEPS_DATA_DIR) to a folder holding {DATASETS[dataset]}/raw/, "
+        "or use the digits dataset (--dataset digits; in a sweep file, data: {dataset: digits}), which needs no files."
     )
 
 
-def download_torchvision(folder: str, root: Path) -> None:
-    import torchvision.datasets
-
-    cls = getattr(torchvision.datasets, folder)
+def fetch_missing(dataset: str, data_dir: str | Path | None = None, offline: bool = False) -> None:
+    """Download `dataset`'s missing IDX files into its raw folder, unless its test split is there already
+    (partitions are then drawn from it) or `offline`; raises MissingDataError if they stay missing."""
+    if DATASETS.get(dataset) is None:
+        return
+    raw = raw_folder(dataset, data_dir)
+    if has_split(raw, "test"):
+        return
+    if offline:
+        raise missing_files_error(dataset, raw, ", and --offline forbids downloading them",
+                                  "leave out --offline where a network answers")
+    folder = DATASETS[dataset]
+    names = [f"{name}.gz" for pair in SPLIT_FILES.values() for name in pair if find_idx(raw, name) is None]
     try:
-        for train in (True, False):
-            cls(str(root), train=train, download=True)
-    except Exception as error:  # torchvision raises several kinds on a closed network
+        download_files(folder, raw, names)
+    except MissingDataError as error:
+        raise missing_files_error(dataset, raw, f", and none could be downloaded: {error}") from None
+
+
+def has_split(raw: Path, split: str) -> bool:
+    return all(find_idx(raw, name) is not None for name in SPLIT_FILES[split])
+
+
+def data_mirrors(folder: str) -> list[str]:
+    """Base URLs to fetch `folder`'s files from, in order: $SWEEPS_DATA_MIRRORS (comma-separated), else
+    torchvision's."""
+    override = os.environ.get("SWEEPS_DATA_MIRRORS", "")
+    return [url.strip() for url in override.split(",") if url.strip()] or list(MIRRORS[folder])
+
+
+def download_files(folder: str, raw: Path, names: list[str], timeout_s: float = TIMEOUT_S) -> None:
+    """Fetch each of `names` (e.g. "t10k-images-idx3-ubyte.gz") into `raw`, checked against torchvision's MD5."""
+    try:
+        raw.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=raw).close()
+    except OSError as error:
+        raise DataError(f"cannot write into {raw}: {error}.\nFix: pass --data-dir DIR (or set SWEEPS_DATA_DIR) to "
+                        "a folder you can write to") from None
+    mirrors = data_mirrors(folder)
+    for name in names:
+        download_file(name, MD5[folder][name], raw, mirrors, timeout_s)
+
+
+def download_file(name: str, md5: str, raw: Path, mirrors: list[str], timeout_s: float) -> None:
+    """Fetch `name` from the first mirror that serves it intact; a file with the wrong MD5 is not kept.
+    Raises MissingDataError where no mirror answers, DataError where they only served corrupted copies."""
+    failures, corrupted = [], []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        try:
+            got = download_checked(url, raw / name, md5, timeout_s)
+        except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, refused, cut short
+            reason = error if isinstance(error, urllib.error.HTTPError) else getattr(error, "reason", error)
+            failures.append(f"{url}: {reason}")
+            continue
+        if got == md5:
+            return
+        corrupted.append(f"{url} served {name} with MD5 {got}, expected {md5}")
+    if corrupted:
         raise DataError(
-            f"could not download {folder} into {root}: {error}.\n"
-            f"Fix: copy the IDX files into {root / folder / 'raw'}, point --data-dir at a folder "
-            f"that has them, or use the digits dataset (--dataset digits; in a sweep file, data: {{dataset: digits}})."
-        ) from error
+            f"checksum error: {'; '.join(corrupted + failures)}. The corrupted copy was not kept in {raw}.\n"
+            "Fix: try again later, or set SWEEPS_DATA_MIRRORS to another mirror (comma-separated base URLs)."
+        )
+    raise MissingDataError("; ".join(failures))
+
+
+def download_checked(url: str, path: Path, md5: str, timeout_s: float) -> str:
+    """Stream `url` into a temporary file beside `path` and move it there if its MD5 is `md5`; returns the MD5
+    found. Whatever happens, no partial or corrupted file is left behind."""
+    from tqdm import tqdm
+
+    log.info("downloading %s", url)
+    digest = hashlib.md5()
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with open(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout_s) as response, tqdm(
+            total=int(response.headers.get("Content-Length") or 0) or None, desc=path.name, unit="B",
+            unit_scale=True, unit_divisor=1024, file=sys.stderr,
+        ) as progress:
+            while chunk := response.read(CHUNK_BYTES):
+                out.write(chunk)
+                digest.update(chunk)
+                progress.update(len(chunk))
+        if digest.hexdigest() == md5:
+            os.replace(temporary, path)
+        return digest.hexdigest()
+    finally:
+        Path(temporary).unlink(missing_ok=True)
 
 
 def load_digits_28() -> tuple[torch.Tensor, torch.Tensor]:

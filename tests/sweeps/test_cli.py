@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.mirror import closed_port_url
+
 
 def sweeps(*args, env=None):
     return subprocess.run(
@@ -46,9 +48,10 @@ def test_bad_settings_exit_2_listing_every_problem():
 
 
 def test_missing_data_exits_2_with_the_way_out(tmp_path):
-    done = sweeps("train", "ae", "--data-dir", str(tmp_path))
+    done = sweeps("train", "ae", "--data-dir", str(tmp_path), env={"SWEEPS_DATA_MIRRORS": closed_port_url()})
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "--dataset digits" in done.stderr and str(tmp_path) in done.stderr
+    assert "none could be downloaded" in done.stderr and "SWEEPS_DATA_MIRRORS" in done.stderr
 
 
 def test_help_lists_every_models_fields():

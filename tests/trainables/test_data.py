@@ -1,10 +1,14 @@
 import gzip
+import hashlib
+import logging
 import shutil
+import time
 
 import pytest
 import torch
 
-from trainables.data import DataError, load_data
+from tests.mirror import MNIST_TEST_FILES, closed_port_url, copy_mnist_test_split, serve_folder, silent_url
+from trainables.data import DataError, MissingDataError, download_files, load_data, warn_once
 
 
 def test_mnist_test_split_is_partitioned_with_a_notice(mnist):
@@ -51,13 +55,81 @@ def test_uncompressed_idx_files_read_the_same(data_dir, tmp_path, mnist):
 
 
 def test_missing_data_dir_names_the_files_and_the_ways_out(tmp_path):
-    with pytest.raises(DataError) as error:
-        load_data("mnist", tmp_path / "nowhere")
+    with pytest.raises(MissingDataError) as error:
+        load_data("mnist", tmp_path / "nowhere", offline=True)
     text = str(error.value)
     assert str(tmp_path / "nowhere" / "MNIST" / "raw") in text
-    assert "t10k-images-idx3-ubyte" in text
-    for way_out in ("--data-dir", "SWEEPS_DATA_DIR", "--dataset digits"):
+    assert "t10k-images-idx3-ubyte" in text and "--offline forbids downloading" in text
+    for way_out in ("--data-dir", "SWEEPS_DATA_DIR", "SWEEPS_DATA_MIRRORS", "--dataset digits"):
         assert way_out in text
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_downloaded_files_arrive_verified_and_load(data_dir, mnist, tmp_path, monkeypatch):
+    with serve_folder(copy_mnist_test_split(data_dir, tmp_path / "mirror")) as (url, asked):
+        monkeypatch.setenv("SWEEPS_DATA_MIRRORS", f"{closed_port_url()},{url}")  # the first one refuses: next
+        raw = tmp_path / "data" / "MNIST" / "raw"
+        download_files("MNIST", raw, list(MNIST_TEST_FILES))  # the train split is not on this machine
+    assert asked == [f"/{name}" for name in MNIST_TEST_FILES]
+    assert sorted(p.name for p in raw.iterdir()) == sorted(MNIST_TEST_FILES)  # no temporary file left
+    for name in MNIST_TEST_FILES:
+        assert (raw / name).read_bytes() == (data_dir / "MNIST" / "raw" / name).read_bytes()
+    assert load_data("mnist", tmp_path / "data", offline=True).fingerprint == mnist.fingerprint
+
+
+def test_present_files_are_not_fetched_again(data_dir, tmp_path, monkeypatch):
+    with serve_folder(tmp_path) as (url, asked):
+        monkeypatch.setenv("SWEEPS_DATA_MIRRORS", url)
+        load_data("mnist", data_dir, limit=10)  # only the test split: partitions from it, no download of the rest
+    assert asked == []
+
+
+def test_a_corrupted_download_is_a_checksum_error_and_leaves_no_file(data_dir, tmp_path, monkeypatch):
+    mirror = copy_mnist_test_split(data_dir, tmp_path / "mirror")
+    corrupted = bytearray((mirror / MNIST_TEST_FILES[0]).read_bytes())
+    corrupted[len(corrupted) // 2] ^= 0xFF
+    (mirror / MNIST_TEST_FILES[0]).write_bytes(corrupted)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    with serve_folder(mirror) as (url, _), pytest.raises(DataError) as error:
+        monkeypatch.setenv("SWEEPS_DATA_MIRRORS", url)
+        download_files("MNIST", raw, list(MNIST_TEST_FILES))
+    text = str(error.value)
+    assert not isinstance(error.value, MissingDataError)  # not a missing network: the demo must not hide it
+    assert f"checksum error: {url}{MNIST_TEST_FILES[0]}" in text
+    assert "9fb629c4189551a2d022fa330f9573f3" in text and hashlib.md5(corrupted).hexdigest() in text
+    assert "SWEEPS_DATA_MIRRORS" in text
+    assert list(raw.iterdir()) == []
+
+
+def test_no_mirror_answering_is_a_missing_data_error_in_seconds(tmp_path, monkeypatch):
+    start = time.monotonic()
+    with silent_url() as silent:
+        monkeypatch.setenv("SWEEPS_DATA_MIRRORS", f"{closed_port_url()},{silent}")
+        with pytest.raises(MissingDataError) as error:
+            download_files("MNIST", tmp_path / "MNIST" / "raw", list(MNIST_TEST_FILES), timeout_s=0.5)
+    assert time.monotonic() - start < 10
+    assert "Connection refused" in str(error.value) and "timed out" in str(error.value)
+    assert list((tmp_path / "MNIST" / "raw").iterdir()) == []
+
+
+def test_missing_files_that_cannot_be_downloaded_say_why_and_the_fixes(tmp_path, monkeypatch):
+    closed = closed_port_url()
+    monkeypatch.setenv("SWEEPS_DATA_MIRRORS", closed)
+    with pytest.raises(MissingDataError) as error:
+        load_data("mnist", tmp_path)
+    text = str(error.value)
+    assert f"none could be downloaded: {closed}train-images-idx3-ubyte.gz: " in text and "Connection refused" in text
+    for way_out in ("where a network answers", "SWEEPS_DATA_MIRRORS", "--data-dir", "--dataset digits"):
+        assert way_out in text
+    assert list((tmp_path / "MNIST" / "raw").iterdir()) == []
+
+
+def test_the_partition_notice_is_logged_once_per_process(data_dir, caplog):
+    warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="trainables.data"):
+        for _ in range(3):
+            assert "only the official test split" in load_data("mnist", data_dir, limit=10).notice
+    assert sum("only the official test split" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_data_dir_comes_from_the_environment(data_dir, monkeypatch):
