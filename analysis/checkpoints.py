@@ -59,10 +59,14 @@ def build_network(model: str, cfg, state: dict) -> nn.Module:
         network = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
         network.load_state_dict(state["model"])
     elif model == "gan":
-        network = Generator(cfg.latent_dim)
-        network.load_state_dict(state["generator"])
+        network = Generator(cfg.latent_dim, cfg.width)
+        if cfg.ema > 0:  # samples come from the average of the generator's weights (the module inside it)
+            network.load_state_dict({k.removeprefix("module."): v for k, v in state["ema"].items()
+                                     if k.startswith("module.")})
+        else:
+            network.load_state_dict(state["generator"])
     else:
         num_images = state["model"]["latents.weight"].shape[0]
-        network = GLO(num_images, cfg.latent_dim, cfg.latent_norm)
+        network = GLO(num_images, cfg.latent_dim, cfg.latent_norm, cfg.width)
         network.load_state_dict(state["model"])
     return network

@@ -28,6 +28,11 @@ class GLOConfig:
     latent_dim: int = Field(74, ge=1, description="size of each image's latent vector")
     lr_latent: float = Field(0.01, gt=0, description="(sparse) Adam learning rate of the latents")
     lr_generator: float = Field(0.001, gt=0, description="Adam learning rate of the generator")
+    width: int = Field(64, ge=1, description="channels of the generator's last hidden layer (the others: 2x and 4x); "
+                       "the report's is 64")
+    loss: Literal["l2", "l1", "laplacian_l1"] = Field(
+        "l2", description="reconstruction loss: the report's L2, L1, or the GLO paper's L1 of a Laplacian pyramid"
+    )
     latent_norm: Literal["sphere", "ball", "none"] = Field("sphere", description="where latents are kept")
     sampler: Literal["normal_sphere", "gaussian_fit", "gmm"] = Field(
         "normal_sphere", description="how new latents are drawn: the report's, the GLO paper's, or a mixture"
@@ -47,11 +52,32 @@ class GLOConfig:
 HELD_OUT_METRICS = ("val_mse", "val_psnr", "knn_acc")  # reported every `encode_every` epochs
 
 
+def laplacian_pyramid(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
+    """Band-pass levels of images (B, 1, H, W), finest first (28, 14, 7 pixels), then the coarsest blur."""
+    pyramid = []
+    for _ in range(levels - 1):
+        coarse = F.avg_pool2d(x, 2)
+        pyramid.append(x - F.interpolate(coarse, size=x.shape[-2:], mode="bilinear", align_corners=False))
+        x = coarse
+    return [*pyramid, x]
+
+
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, loss: str) -> torch.Tensor:
+    """The GLO paper's Lap1 sums each level's absolute errors weighted by 4^level, the inverse of its share of
+    pixels: the mean absolute error of each level, summed, is the same up to a constant."""
+    if loss == "l2":
+        return F.mse_loss(x_hat, x)
+    if loss == "l1":
+        return F.l1_loss(x_hat, x)
+    return sum(F.l1_loss(a, b) for a, b in zip(laplacian_pyramid(x_hat), laplacian_pyramid(x)))
+
+
 def glo_step(
-    model: GLO, opt_g: torch.optim.Optimizer, opt_z: torch.optim.Optimizer, x: torch.Tensor, idx: torch.Tensor
+    model: GLO, opt_g: torch.optim.Optimizer, opt_z: torch.optim.Optimizer, x: torch.Tensor, idx: torch.Tensor,
+    loss: str = "l2",
 ) -> torch.Tensor:
     """One joint step on generator and the batch's latents; x (B, 1, 28, 28) in [0, 1]."""
-    loss = F.mse_loss(to_pixels(model(idx)), x)
+    loss = reconstruction_loss(to_pixels(model(idx)), x, loss)
     opt_g.zero_grad(set_to_none=True)
     opt_z.zero_grad(set_to_none=True)
     loss.backward()
@@ -66,7 +92,7 @@ def fit_glo(
 ) -> Iterator[tuple[dict, dict]]:
     """Train GLO; yield (metrics, resumable state, latents included) after each epoch."""
     seed_everything(cfg.seed)
-    model = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm).to(device)
+    model = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm, cfg.width).to(device)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_generator, fused=True)
     opt_z = torch.optim.SparseAdam(model.latents.parameters(), lr=cfg.lr_latent)
     parts = {"model": model, "opt_g": opt_g, "opt_z": opt_z}
@@ -79,7 +105,7 @@ def fit_glo(
         steps = batches(len(train), cfg.batch_size)
         for idx in steps:
             idx = idx.to(device)
-            total += glo_step(model, opt_g, opt_z, train[idx], idx)
+            total += glo_step(model, opt_g, opt_z, train[idx], idx, cfg.loss)
         held_out = epoch % cfg.encode_every == 0 or epoch == cfg.epochs
         metrics = {"epoch": epoch, "train_loss": total.item() / len(steps),
                    **evaluate_glo(model, data, scorer, cfg, held_out)}

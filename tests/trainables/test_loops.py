@@ -1,5 +1,6 @@
 """Each training loop on a few hundred real digits, without Ray."""
 
+import dataclasses
 import io
 import math
 
@@ -60,14 +61,18 @@ def test_diverging_gan_stops_cleanly_and_says_so(tiny, digits_judge):
     assert history[0]["fid"] == math.inf
 
 
-@pytest.mark.parametrize("model", ["ae", "dae", "gan", "glo"])
-def test_resume_from_state_matches_an_uninterrupted_run(model, tiny, digits_judge):
-    straight = [metrics for metrics, _ in run(model, tiny, digits_judge, epochs=2, seed=3)]
-    first, state = next(run(model, tiny, digits_judge, epochs=2, seed=3))
+@pytest.mark.parametrize(("model", "values"), [
+    ("ae", {}), ("dae", {}), ("gan", {}), ("gan", {"ema": 0.9, "width": 8}), ("glo", {}),
+    ("glo", {"loss": "laplacian_l1", "width": 8}),
+], ids=["ae", "dae", "gan", "gan-ema", "glo", "glo-laplacian"])
+def test_resume_from_state_matches_an_uninterrupted_run(model, values, tiny, digits_judge):
+    straight = [metrics for metrics, _ in run(model, tiny, digits_judge, epochs=2, seed=3, **values)]
+    first, state = next(run(model, tiny, digits_judge, epochs=2, seed=3, **values))
     buffer = io.BytesIO()
     torch.save(state, buffer)  # as a checkpoint would hold it
     buffer.seek(0)
-    resumed = [m for m, _ in run(model, tiny, digits_judge, torch.load(buffer, weights_only=False), epochs=2, seed=3)]
+    resumed = [m for m, _ in run(model, tiny, digits_judge, torch.load(buffer, weights_only=False), epochs=2, seed=3,
+                                 **values)]
     assert first == straight[0]
     assert resumed == straight[1:]
 
@@ -84,3 +89,31 @@ def test_glo_encodes_held_out_images_every_encode_every_epochs_and_after_the_las
     assert [m["epoch"] for m in history if "val_mse" in m] == [2, 4, 5]
     assert all({"knn_acc", "val_psnr"} <= set(m) for m in history if "val_mse" in m)
     assert all({"fid", "train_mse"} <= set(m) for m in history)
+
+
+def test_gan_samples_come_from_the_weight_average_which_its_checkpoint_rebuilds(tiny, digits_judge):
+    from analysis.checkpoints import build_network
+    from trainables.gan import fixed_noise, generate
+    from trainables.metrics import SampleScorer
+
+    values = {"epochs": 2, "ema": 0.5, "width": 8}
+    metrics, state = list(run("gan", tiny, digits_judge, **values))[-1]
+    cfg = parse_config(MODELS["gan"].config, {**FAST["gan"], **values})
+    averaged, raw = build_network("gan", cfg, state), build_network("gan", dataclasses.replace(cfg, ema=0.0), state)
+    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    scorer = SampleScorer(digits_judge.build(), tiny.val.images[: cfg.eval_size])
+    assert scorer.score(generate(averaged, noise))["fid"] == pytest.approx(metrics["fid"])
+    assert not torch.equal(generate(averaged, noise), generate(raw, noise))
+
+
+def test_glo_losses_agree_on_a_perfect_fit_and_differ_otherwise():
+    from trainables.glo import laplacian_pyramid, reconstruction_loss
+
+    x = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    levels = laplacian_pyramid(x)
+    assert [level.shape[-1] for level in levels] == [28, 14, 7]
+    blur = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    for loss in ("l2", "l1", "laplacian_l1"):
+        assert reconstruction_loss(x, x, loss) == 0
+        assert reconstruction_loss(blur, x, loss) > 0
+    assert not torch.isclose(reconstruction_loss(blur, x, "laplacian_l1"), reconstruction_loss(blur, x, "l1"))

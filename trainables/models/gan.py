@@ -7,22 +7,24 @@ from torch import nn
 
 
 class Generator(nn.Module):
-    """z (B, latent_dim) -> images (B, 1, 28, 28) in [-1, 1] (tanh)."""
+    """z (B, latent_dim) -> images (B, 1, 28, 28) in [-1, 1] (tanh). The report's widths are 256, 128 and 64
+    channels (`width` 64); the first transposed convolution is most of the cost, which grows with width^2."""
 
-    def __init__(self, latent_dim: int):
+    def __init__(self, latent_dim: int, width: int = 64):
         super().__init__()
+        w = width
         self.net = nn.Sequential(
-            nn.Linear(latent_dim, 7 * 7 * 256, bias=False),
-            nn.BatchNorm1d(7 * 7 * 256),
+            nn.Linear(latent_dim, 7 * 7 * 4 * w, bias=False),
+            nn.BatchNorm1d(7 * 7 * 4 * w),
             nn.LeakyReLU(0.2),
-            nn.Unflatten(1, (256, 7, 7)),
-            nn.ConvTranspose2d(256, 128, 5, stride=1, padding=2, bias=False),  # (B, 128, 7, 7)
-            nn.BatchNorm2d(128),
+            nn.Unflatten(1, (4 * w, 7, 7)),
+            nn.ConvTranspose2d(4 * w, 2 * w, 5, stride=1, padding=2, bias=False),  # (B, 2w, 7, 7)
+            nn.BatchNorm2d(2 * w),
             nn.LeakyReLU(0.2),
-            nn.ConvTranspose2d(128, 64, 5, stride=2, padding=2, output_padding=1, bias=False),  # (B, 64, 14, 14)
-            nn.BatchNorm2d(64),
+            nn.ConvTranspose2d(2 * w, w, 5, stride=2, padding=2, output_padding=1, bias=False),  # (B, w, 14, 14)
+            nn.BatchNorm2d(w),
             nn.LeakyReLU(0.2),
-            nn.ConvTranspose2d(64, 1, 5, stride=2, padding=2, output_padding=1),  # (B, 1, 28, 28)
+            nn.ConvTranspose2d(w, 1, 5, stride=2, padding=2, output_padding=1),  # (B, 1, 28, 28)
             nn.Tanh(),
         )
 
@@ -31,19 +33,20 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, 1, 28, 28) in [-1, 1] -> one real/fake logit each (B,)."""
+    """images (B, 1, 28, 28) in [-1, 1] -> one real/fake logit each (B,); the report's widths are 64 and 128."""
 
-    def __init__(self, dropout: float = 0.3):
+    def __init__(self, dropout: float = 0.3, width: int = 64):
         super().__init__()
+        w = width
         self.net = nn.Sequential(
-            nn.Conv2d(1, 64, 5, stride=2, padding=2),  # (B, 64, 14, 14)
+            nn.Conv2d(1, w, 5, stride=2, padding=2),  # (B, w, 14, 14)
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
-            nn.Conv2d(64, 128, 5, stride=2, padding=2),  # (B, 128, 7, 7)
+            nn.Conv2d(w, 2 * w, 5, stride=2, padding=2),  # (B, 2w, 7, 7)
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
             nn.Flatten(),
-            nn.Linear(128 * 7 * 7, 1),
+            nn.Linear(2 * w * 7 * 7, 1),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

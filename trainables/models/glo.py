@@ -25,10 +25,10 @@ def normalise(z: torch.Tensor, latent_norm: str) -> torch.Tensor:
 class GLO(nn.Module):
     """Generator plus a table of latents; `forward(idx)` renders training images idx in [-1, 1]."""
 
-    def __init__(self, num_images: int, latent_dim: int, latent_norm: str = "sphere"):
+    def __init__(self, num_images: int, latent_dim: int, latent_norm: str = "sphere", width: int = 64):
         super().__init__()
         self.latent_norm = latent_norm
-        self.generator = Generator(latent_dim)
+        self.generator = Generator(latent_dim, width)
         # Sparse, so that SparseAdam moves only the rows of the batch.
         self.latents = nn.Embedding(num_images, latent_dim, sparse=True)
         with torch.no_grad():
