@@ -6,23 +6,29 @@ import html
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from analysis import figures, gallery
-from analysis.checkpoints import load_trained
+from analysis.checkpoints import TrainedModel, load_trained
 from analysis.gallery import Panel
 from analysis.results import (
-    best_trials, latest_rerun, learning_curves, mean_std_text, parameter_importance, rank_correlation, rerun_summary, shown_columns,
-    sweep_cost, trial_table,
+    best_trials, latest_rerun, learning_curves, mean_std_text, parameter_importance, rank_correlation, rerun_summary,
+    shown_columns, start_trial, sweep_cost, trial_table,
 )
 from sweeps.experiment import Experiment, load_inputs, open_experiment
 from sweeps.spec import SweepError, SweepSpec
 from trainables.config import format_value
+from trainables.data import Data
+from trainables.judge import Judge
+from trainables.metrics import SampleScorer
 
 log = logging.getLogger(__name__)
 
+CALIBRATION_SIZE = 1000  # images scored per row, as a trial scores its samples each epoch
 TITLES = {"ae": "Autoencoder", "dae": "Denoising autoencoder", "gan": "GAN", "glo": "GLO"}
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -53,10 +59,11 @@ def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=Non
     started = time.perf_counter()
     names = [Experiment.at(path).name for path in paths]
     prefixes = [name if names.count(name) == 1 else f"{name}-{i}" for i, name in enumerate(names)]  # image names
-    sections, rows = zip(*(experiment_section(path, prefix, out, data_dir, cache_dir, seed)
-                           for path, prefix in zip(paths, prefixes)))
+    sections, rows, shown = zip(*(experiment_section(path, prefix, out, data_dir, cache_dir, seed)
+                                  for path, prefix in zip(paths, prefixes)))
     built = time.strftime("%Y-%m-%d %H:%M")
     overview = pd.DataFrame(rows).to_html(index=False, border=0, escape=False, na_rep="—")
+    overview += calibration_html(shown, seed)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>Sweep report</title><style>{STYLE}</style>"
             f"</head><body><h1>Sweep report</h1><p>{len(paths)} experiment(s), built {built} in "
             f"{time.perf_counter() - started:.0f} s.</p>{overview}{''.join(sections)}</body></html>")
@@ -64,8 +71,8 @@ def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=Non
     return out / "index.html"
 
 
-def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, seed: int) -> tuple[str, dict]:
-    """The experiment's part of the page, and its line of the overview table."""
+def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, seed: int) -> tuple[str, dict, Shown]:
+    """The experiment's part of the page, its line of the overview table, and what it showed."""
     experiment, spec = open_experiment(path)
     metric, mode = spec.metric[0], spec.mode[0]
     log.info("report: %s", experiment.path)
@@ -80,18 +87,64 @@ def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, see
              f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
              f"({len(data.train)} training images), searched by {metric} ({mode}). "
              f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
-             best_config_html(best, spec, trained, summary)]
+             best_config_html(source, spec, trained, summary)]
     parts.append("<h3>Figures of the best model</h3>")
     parts += [panel_html(out, name, panel) for panel in gallery.model_panels(trained, data, judge, seed)]
     parts.append("<h3>The sweep</h3>")
     parts += [panel_html(out, name, panel) for panel in sweep_panels(path, table, spec)]
     parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, out, seed))
+    start = start_trial(table, spec)
     row = {
         "model": f'<a href="#{name}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
         "trials": len(table), "metric": f"{metric} ({mode})",
+        "report's config": "—" if start is None else format_value(start[f"best_{metric}"]),
         "sweep best": format_value(table[f"best_{metric}"].iloc[0]), "rerun: mean ± std": rerun_text(summary),
     }
-    return f'<section id="{name}">' + "".join(parts) + "</section>", row
+    shown = Shown(TITLES[spec.model], spec.model, data, judge, trained,
+                  None if start is None else load_trained(path, start["trial_id"]))
+    return f'<section id="{name}">' + "".join(parts) + "</section>", row, shown
+
+
+@dataclass
+class Shown:
+    """What an experiment's section showed, for the calibration table: its data, judge and models."""
+
+    title: str
+    model: str
+    data: Data
+    judge: Judge | None
+    trained: TrainedModel  # the figures' model
+    start: TrainedModel | None  # the report's own configuration, where the sweep started with it
+
+
+def calibration_html(shown: list[Shown], seed: int) -> str:
+    """The judge's scores of real held-out digits, of the autoencoders' reconstructions of them, and of each
+    generative model's samples (the report's configuration and the figures' model)."""
+    generative = [s for s in shown if s.judge is not None]
+    if not generative:
+        return ""
+    data = generative[0].data
+    rows = [(generative[0], f"real held-out digits ({data.name})", data.test.images[:CALIBRATION_SIZE])]
+    rows += [(generative[0], f"{ae.title}: reconstructions of them (trial {ae.trained.trial_id})",
+              images_of(ae.trained, seed, data)) for ae in shown if ae.model == "ae"]
+    for s in generative:
+        if s.start is not None:
+            rows.append((s, f"{s.title}: samples, the report's configuration (trial {s.start.trial_id})",
+                         images_of(s.start, seed)))
+        rows.append((s, f"{s.title}: samples, the figures' model (trial {s.trained.trial_id})",
+                     images_of(s.trained, seed)))
+    scorers = {id(s): SampleScorer(s.judge, s.data.val.images[:CALIBRATION_SIZE]) for s in generative}
+    table = pd.DataFrame([{"images": what, **scorers[id(s)].score(images)} for s, what, images in rows])
+    return (f"<h2>Calibration</h2><p>The judge's scores of {CALIBRATION_SIZE} images each, against as many held-out "
+            "digits: real digits set the best a model can reach, and an autoencoder's reconstructions what a "
+            "readable but imperfect digit scores. Samples read as digits where they cover all 10 classes with an "
+            "inception score near the reconstructions' and a Fréchet distance within about twice theirs.</p>"
+            + table.drop(columns="class_kl").to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
+
+
+def images_of(trained: TrainedModel, seed: int, data: Data | None = None) -> torch.Tensor:
+    """CALIBRATION_SIZE samples (GAN, GLO) or reconstructions of test digits (AE), (N, 1, 28, 28)."""
+    return torch.from_numpy(gallery.draw_samples(trained, CALIBRATION_SIZE, seed, data)).unsqueeze(1)
 
 
 def rerun_text(summary: pd.DataFrame | None) -> str:
@@ -104,34 +157,36 @@ def rerun_text(summary: pd.DataFrame | None) -> str:
 
 def figure_source(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
                   mode: str) -> tuple[str, pd.Series]:
-    """Where the figures come from, and that trial's row: the best seed (final epoch) of the rerun config with the
-    best mean; else the sweep's best trial."""
+    """Where the figures come from, and that trial's row: the best seed (at its best epoch, whose checkpoint is
+    kept) of the rerun config with the best mean; else the sweep's best trial."""
     if rerun is None or summary["mean"].isna().all():
         source, best = path, best_trials(table, metric, mode, k=1)
     else:
         top = summary.sort_values("rerun_rank").iloc[0]["rerun_of"]
         runs = trial_table(*open_experiment(rerun))
-        runs = runs[(runs["config/rerun_of"] == top) & runs[metric].notna()]
-        source, best = rerun, runs.sort_values(metric, ascending=mode == "min").head(1)
+        source, best = rerun, best_trials(runs[runs["config/rerun_of"] == top], metric, mode, k=1)
     if best.empty:
         raise SweepError(f"no trial of {path} reported {metric} yet: nothing to show")
     return source, best.iloc[0]
 
 
-def best_config_html(best: pd.Series, spec: SweepSpec, trained, summary: pd.DataFrame | None) -> str:
+def best_config_html(source: str, spec: SweepSpec, trained: TrainedModel, summary: pd.DataFrame | None) -> str:
     metric = spec.metric[0]
     config = {k: getattr(trained.cfg, k) for k in spec.search if hasattr(trained.cfg, k)}
     lines = [f"<h3>Best config</h3><p>Figures below come from trial <code>{trained.trial_id}</code> "
              f"(checkpoint after epoch {trained.epoch}): "
              + ", ".join(f"<code>{k}={format_value(v)}</code>" for k, v in config.items()) + "</p>"]
-    shown = {k: best[k] for k in spec.reported_metrics() if k in best and not k.startswith("time")}
-    lines.append(f"<p>Its metrics after the last epoch:</p>{metrics_table(shown)}")
+    curves = learning_curves(source)
+    at = curves[(curves["trial_id"] == trained.trial_id) & (curves["epoch"] == trained.epoch)]
+    shown = {k: v for k, v in zip(at["metric"], at["value"]) if not k.startswith("time")}
+    lines.append(f"<p>Its metrics after epoch {trained.epoch}, the checkpoint's:</p>{metrics_table(shown)}")
     if summary is not None:
         view = summary.assign(value=[mean_std_text(*row) for row in summary[["mean", "std", "count"]].to_numpy()])
         view = view[["sweep_rank", "rerun_of", "sweep_value", "value", "rerun_rank"]].rename(
             columns={"sweep_value": f"sweep {metric}", "value": f"rerun {metric}: mean ± std"})
         rho = rank_correlation(summary)
-        lines.append(f"<p>Rerun of the best configs with several seeds (final epoch). Rank correlation of sweep "
+        lines.append(f"<p>Rerun of the best configs with several seeds (each run's best epoch, as the sweep's "
+                     "trials). Rank correlation of sweep "
                      f"and rerun order (Spearman): {'—' if math.isnan(rho) else f'{rho:.2f}'}.</p>"
                      + view.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0))
     return "".join(lines)

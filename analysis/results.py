@@ -13,14 +13,16 @@ from sweeps.spec import SweepError, SweepSpec
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
 
 
-def trial_outcome(status: str, result: dict, epochs: int) -> str:
-    """What became of a trial: running, pending, finished, stopped (early), diverged, errored or paused."""
+def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None) -> str:
+    """What became of a trial: running, pending, finished (its epochs, or the sweep's time per trial), stopped
+    (early), diverged, errored or paused."""
     if status == "ERROR":
         return "errored"
     if status == "TERMINATED":
         if result.get("diverged"):
             return "diverged"
-        return "finished" if result.get("epoch", 0) >= epochs else "stopped"
+        timed_out = time_limit_s is not None and result.get("time_total_s", 0) >= time_limit_s
+        return "finished" if result.get("epoch", 0) >= epochs or timed_out else "stopped"
     return status.lower()
 
 
@@ -42,7 +44,7 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
         result = trial.last_result or {}
         row = {
             "trial_id": trial.trial_id,
-            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs)),
+            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s),
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
@@ -99,6 +101,18 @@ def best_trials(trials: pd.DataFrame, metric: str, mode: str, k: int = 5) -> pd.
     return scored.sort_values(column, ascending=mode == "min").head(k)
 
 
+def start_trial(trials: pd.DataFrame, spec: SweepSpec) -> pd.Series | None:
+    """The trial of the sweep file's first `start_with` config (the report's own, in the shipped files), if any."""
+    if not spec.start_with or trials.empty:
+        return None
+    point = spec.start_with[0]
+    columns = [f"config/{k}" for k in point]
+    if not all(c in trials for c in columns):
+        return None
+    match = trials[(trials[columns] == pd.Series(point.values(), index=columns)).all(axis=1)]
+    return match.iloc[0] if len(match) else None
+
+
 def sweep_cost(trials: pd.DataFrame) -> dict[str, float]:
     """CPU- and GPU-seconds of the whole sweep, and the share spent on trials early stopping cut."""
     cpu_s, gpu_s = trials["cpu_s"].sum(), trials["gpu_s"].sum()
@@ -135,7 +149,8 @@ def parameter_importance(path: str, metric: str | None = None) -> pd.Series:
 
 def rerun_summary(path: str) -> pd.DataFrame:
     """One row per rerun config: the trial it came from, its sweep rank and value, and the mean, std and count
-    of the metric's final value over the rerun's seeds, with its rank among the reruns."""
+    of the metric's best epoch over the rerun's seeds (the sweep's value is its trial's best epoch too), with its
+    rank among the reruns."""
     experiment, spec = open_experiment(path)
     record = json.loads(experiment.read(RERUN_FILE) or "null")
     if record is None:
@@ -143,9 +158,9 @@ def rerun_summary(path: str) -> pd.DataFrame:
     metric, mode = spec.metric[0], spec.mode[0]
     table = trial_table(experiment, spec)
     sweep = pd.DataFrame(record["runs"]).drop_duplicates("rerun_of")[["rerun_of", "sweep_rank", "sweep_value"]]
-    if metric in table:
+    if f"best_{metric}" in table:
         finished = table[table["status"] == "finished"]
-        runs = finished.groupby("config/rerun_of")[metric].agg(["mean", "std", "count"])
+        runs = finished.groupby("config/rerun_of")[f"best_{metric}"].agg(["mean", "std", "count"])
     else:
         runs = pd.DataFrame(columns=["mean", "std", "count"])
     summary = sweep.merge(runs, left_on="rerun_of", right_index=True, how="left")

@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     rerun = verbs.add_parser(
         "rerun", help="retrain the best configs with several seeds, as a new Ray Tune experiment",
         description="Retrain the K best configs of a sweep with seeds 0..N-1 each (on Ray, so on a cluster with "
-        "--address too), keep their final checkpoints in EXPERIMENT/reruns/NAME, and print each config's mean ± std "
+        "--address too), keep their best checkpoints in EXPERIMENT/reruns/NAME, and print each config's mean ± std "
         "of the sweep's metric and how well the sweep's ranking held.",
     )
     rerun.add_argument("experiment", help="the sweep's experiment directory")
@@ -455,7 +455,7 @@ def run_analyze(args: argparse.Namespace) -> int:
           f"{cost['stopped_share']:.0%} on trials stopped early")
     if experiment.read(RERUN_FILE) is not None:
         summary = rerun_summary(experiment.path)
-        print(f"\nrerun: {metric} at the final epoch, mean ± std over seeds, per config:")
+        print(f"\nrerun: {metric} at each run's best epoch (as the sweep's), mean ± std over seeds, per config:")
         print_rerun(summary)
     else:
         importance = parameter_importance(experiment.path)
@@ -500,7 +500,8 @@ def rerun_and_summarise(source, spec, record: dict, data, judge, name: str | Non
 
     experiment = start_rerun(source, spec, record, data, judge, name, ["sweeps", *sys.argv[1:]])
     summary = rerun_summary(experiment.path)
-    print(f"\nrerun {experiment.path}: {spec.metric[0]} at the final epoch, mean ± std over seeds:")
+    print(f"\nrerun {experiment.path}: {spec.metric[0]} at each run's best epoch (as the sweep's), mean ± std "
+          "over seeds:")
     print_rerun(summary)
     return experiment, summary
 

@@ -31,6 +31,7 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
     experiments, started = [], time.perf_counter()
     with connected(address, root / "driver.log"):
         for spec, (data, judge) in zip(specs, inputs):
+            model_started = time.perf_counter()
             experiment = new_experiment(str(root), spec.model, spec.model)
             log.info("\n== %s: %d trials, %s (%s)", spec.model, spec.num_samples, spec.metric[0], spec.mode[0])
             sweep(experiment, spec, data, judge, address)
@@ -39,8 +40,12 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
             log.info("\n== %s: rerun of the best %d configs with %d seeds each", spec.model, top, seeds)
             rerun_and_summarise(experiment, rerun_spec, record, data, judge, "demo")
             experiments.append(experiment.path)
+            log.info("== %s: sweep and rerun took %.0f s", spec.model, time.perf_counter() - model_started)
     log.info("\n== report (sweeps and reruns took %.0f s)", time.perf_counter() - started)
-    return write_report(experiments, root / "report", data_dir, cache_dir)
+    started = time.perf_counter()
+    page = write_report(experiments, root / "report", data_dir, cache_dir)
+    log.info("== report took %.0f s", time.perf_counter() - started)
+    return page
 
 
 def load_specs(models: list[str], preset: str, dataset: str | None) -> list[SweepSpec]:

@@ -51,7 +51,7 @@ def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, comm
             storage_path=experiment.storage,
             checkpoint_config=checkpoint_config(spec),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs)],
+            callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs, spec.time_limit_s)],
             verbose=0,
         ),
     )

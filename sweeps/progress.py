@@ -13,8 +13,9 @@ from analysis.results import trial_outcome
 class Progress(tune.Callback):
     """Prints trials by outcome, the best value so far and the elapsed time, when something changes."""
 
-    def __init__(self, metric: str, mode: str, epochs: int, every_s: float = 30.0):
+    def __init__(self, metric: str, mode: str, epochs: int, time_limit_s: float | None = None, every_s: float = 30.0):
         self.metric, self.mode, self.epochs, self.every_s = metric, mode, epochs, every_s
+        self.time_limit_s = time_limit_s
         self.best: tuple[float, str, int] | None = None
 
     def setup(self, **info) -> None:
@@ -41,7 +42,8 @@ class Progress(tune.Callback):
         """(trials by outcome, that line with the best value so far)"""
         counts: dict[str, int] = {}
         for trial in trials:
-            outcome = trial_outcome(trial.status, trial.last_result or {}, trial.config.get("epochs", self.epochs))
+            epochs = trial.config.get("epochs", self.epochs)
+            outcome = trial_outcome(trial.status, trial.last_result or {}, epochs, self.time_limit_s)
             counts[outcome] = counts.get(outcome, 0) + 1
         order = ["running", "pending", "paused", "finished", "stopped", "diverged", "errored"]
         shown = " · ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "starting"

@@ -11,7 +11,7 @@ from ray.tune.search import BasicVariantGenerator
 
 from analysis.results import best_trials, trial_table
 from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
-from sweeps.launch import describe_environment, fit, trainable, trial_dirname
+from sweeps.launch import checkpoint_config, describe_environment, fit, trainable, trial_dirname
 from sweeps.progress import Progress
 from sweeps.spec import NoScheduler, SweepError, SweepSpec, dump_spec
 from trainables.config import parse_config
@@ -24,16 +24,18 @@ log = logging.getLogger(__name__)
 def plan_rerun(experiment: Experiment, spec: SweepSpec, top: int, seeds: int, epochs: int | None,
                overrides: dict) -> tuple[SweepSpec, dict]:
     """The rerun's sweep file (the sweep's, with no search scheduler) and its record: the `top` best trials'
-    configs (as they started), `overrides` and `epochs` applied, each with seeds 0..seeds-1."""
+    configs (as they started), `overrides` and `epochs` applied, each with seeds 0..seeds-1. Where the sweep gave
+    each trial a time rather than epochs, each config reruns for the epochs its trial trained."""
     metric, mode = spec.metric[0], spec.mode[0]
     best = best_trials(trial_table(experiment, spec), metric, mode, top)
     if best.empty:
         raise SweepError(f"no trial of {experiment.path} reported {metric}: nothing to rerun")
     config_class, runs = MODELS[spec.model].config, []
-    for rank, (trial_id, value) in enumerate(zip(best["trial_id"], best[f"best_{metric}"]), start=1):
+    for rank, (trial_id, value, trained) in enumerate(zip(best["trial_id"], best[f"best_{metric}"], best["epochs"]),
+                                                      start=1):
         config = {**experiment.trial_config(trial_id), **overrides}
-        if epochs is not None:
-            config["epochs"] = epochs
+        if epochs is not None or spec.time_limit_s is not None:
+            config["epochs"] = epochs or int(trained)
         for seed in range(seeds):
             # Every field spelled out: the rerun does not depend on defaults that may change, and every run has
             # the same keys, as Tune's points to evaluate need (a conditional parameter takes its default).
@@ -67,7 +69,8 @@ def version_warnings(source: Experiment, now: dict) -> list[str]:
 
 def start_rerun(source: Experiment, spec: SweepSpec, record: dict, data: Data, judge, name: str | None,
                 command: list[str]) -> Experiment:
-    """Run the planned configs on the connected Ray, keeping each trial's final checkpoint."""
+    """Run the planned configs on the connected Ray, keeping each run's best checkpoint by the sweep's metric: the
+    sweep's trials are ranked, and their figures drawn, by their best epoch, and so are the reruns."""
     environment = describe_environment(data, command)
     for warning in version_warnings(source, environment):
         log.warning("warning: %s", warning)
@@ -86,7 +89,7 @@ def start_rerun(source: Experiment, spec: SweepSpec, record: dict, data: Data, j
         ),
         run_config=tune.RunConfig(
             name=experiment.name, storage_path=experiment.storage,
-            checkpoint_config=tune.CheckpointConfig(num_to_keep=1),  # the final one
+            checkpoint_config=checkpoint_config(spec),
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs)], verbose=0,
         ),

@@ -11,7 +11,7 @@ from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from sweeps.experiment import Experiment
-from sweeps.spec import SweepSpec
+from sweeps.spec import SweepSpec, holds
 
 
 class SearchSpace:
@@ -33,10 +33,6 @@ class SearchSpace:
             else:
                 chosen[name] = trial.suggest_categorical(name, p["choices"])
         return self.fixed
-
-
-def holds(when: dict | None, chosen: dict) -> bool:
-    return all(chosen.get(name) in (v if isinstance(v, list) else [v]) for name, v in (when or {}).items())
 
 
 class StudySearch(OptunaSearch):
@@ -100,7 +96,8 @@ def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
     if spec.scheduler.type == "pbt":
         # Population-based training mutates trials itself and takes no search algorithm: the first
         # population is drawn at random from the same space.
-        return BasicVariantGenerator(random_state=spec.seed, max_concurrent=spec.max_concurrent or 0)
+        return BasicVariantGenerator(points_to_evaluate=spec.start_with or None, random_state=spec.seed,
+                                     max_concurrent=spec.max_concurrent or 0)
     if spec.searcher == "random":
         sampler = optuna.samplers.RandomSampler(seed=spec.seed)
     else:
@@ -117,6 +114,7 @@ def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
         metric=spec.metric[0] if single else spec.metric,
         mode=spec.mode[0] if single else spec.mode,
         sampler=sampler,
+        points_to_evaluate=spec.start_with or None,  # enqueued in the study: its first trials
         experiment=experiment,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
@@ -126,7 +124,7 @@ def build_scheduler(spec: SweepSpec) -> FIFOScheduler:
     scheduler = spec.scheduler
     if scheduler.type == "asha":
         return ASHAScheduler(
-            time_attr="epoch", max_t=scheduler.max_t or spec.epochs,
+            time_attr=scheduler.time_attr, max_t=scheduler.max_t or spec.epochs,
             grace_period=scheduler.grace_period, reduction_factor=scheduler.reduction_factor,
         )
     if scheduler.type == "pbt":

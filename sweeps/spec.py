@@ -58,11 +58,15 @@ SearchParam = Annotated[Union[IntParam, FloatParam, CategoricalParam], Field(dis
 
 
 class Asha(Strict):
-    """Asynchronous successive halving: stops the worse trials at each rung of epochs."""
+    """Asynchronous successive halving: stops the worse trials at each rung of epochs, or of seconds."""
 
     type: Literal["asha"]
-    max_t: int | None = Field(None, ge=1, description="the last rung, in epochs (default: epochs)")
-    grace_period: int = Field(1, ge=1, description="epochs every trial runs before it may be stopped")
+    time_attr: Literal["epoch", "time_total_s"] = Field(
+        "epoch", description="what rungs count: epochs, or seconds of training (every trial gets the same time, "
+        "so a cheaper network trains for more steps)"
+    )
+    max_t: int | float | None = Field(None, gt=0, description="the last rung, in time_attr's unit (default: epochs)")
+    grace_period: int | float = Field(1, gt=0, description="what every trial runs before it may be stopped")
     reduction_factor: float = Field(3, gt=1, description="1/reduction_factor of the trials go on at each rung")
 
 
@@ -105,6 +109,9 @@ class SweepSpec(Strict):
     scheduler: Scheduler = Asha(type="asha")
     searcher: Literal["tpe", "random"] = Field("tpe", description="Optuna's sampler: tpe, or random as a baseline")
     search: dict[str, SearchParam] = Field(min_length=1)
+    start_with: list[dict[str, Any]] = Field(
+        [], description="configs of the searched parameters tried first, e.g. the report's own"
+    )
     fixed: dict[str, Any] = {}
     data: DataSpec = DataSpec()
     seed: int = Field(0, description="seeds the search; trials take `fixed.seed` (default 0)")
@@ -129,6 +136,12 @@ class SweepSpec(Strict):
     @property
     def epochs(self) -> int:
         return self.trial_config().epochs
+
+    @property
+    def time_limit_s(self) -> float | None:
+        """Seconds of training after which the scheduler ends every trial, where its rungs count seconds."""
+        scheduler = self.scheduler
+        return scheduler.max_t if scheduler.type == "asha" and scheduler.time_attr == "time_total_s" else None
 
 
 class FloatLoader(yaml.SafeLoader):
@@ -222,7 +235,7 @@ def validate_spec(raw: dict) -> SweepSpec:
     if isinstance(raw.get("model"), str) and raw["model"] in MODELS:
         problems += check_against_model(raw)
     if spec is not None and not problems:
-        problems += check_scheduler(spec)
+        problems += check_scheduler(spec) + check_start_with(spec)
         known = spec.reported_metrics()
         spec.mode = spec.mode or [known[m] for m in spec.metric]
     if problems:
@@ -378,9 +391,11 @@ def check_scheduler(spec: SweepSpec) -> list[str]:
                         f"{len(spec.metric)}: use `scheduler: {{type: none}}` for a multi-objective sweep")
     if spec.metric[0] in TUNE_METRICS and len(spec.metric) == 1:
         problems.append("`metric`: a time alone is not worth optimising: pair it with a quality metric")
-    if scheduler.type == "asha":
+    if scheduler.type == "asha" and scheduler.time_attr == "time_total_s" and scheduler.max_t is None:
+        problems.append("`scheduler.max_t`: rungs in seconds need the last one: set max_t, e.g. 300")
+    elif scheduler.type == "asha":
         max_t = scheduler.max_t or epochs
-        if max_t > epochs and "epochs" not in spec.search:
+        if scheduler.time_attr == "epoch" and max_t > epochs and "epochs" not in spec.search:
             problems.append(f"`scheduler.max_t` = {max_t}: trials stop at epochs = {epochs}, so the top rung is never"
                             f" reached: set max_t <= {epochs} or leave it out")
         if scheduler.grace_period > max_t:
@@ -403,6 +418,41 @@ def check_scheduler(spec: SweepSpec) -> list[str]:
             problems.append(f"`searcher` = {spec.searcher!r}: population-based training draws its first "
                             "population at random itself: leave `searcher` out")
     return problems
+
+
+def check_start_with(spec: SweepSpec) -> list[str]:
+    """Each config to try first sets every searched parameter (whose `when` holds), inside its range."""
+    problems = []
+    for i, point in enumerate(spec.start_with):
+        field = f"start_with[{i}]"
+        problems += [f"`{field}.{name}`: not a searched parameter: remove it, or search it"
+                     for name in point if name not in spec.search]
+        for name, param in spec.search.items():
+            if not holds(param.when, point):
+                continue
+            if name not in point:
+                problems.append(f"`{field}` has no `{name}`: give every searched parameter a value")
+            elif not in_range(param, point[name]):
+                allowed = param.choices if param.type == "categorical" else f"[{param.low}, {param.high}]"
+                problems.append(f"`{field}.{name}` = {point[name]!r}: outside the searched {allowed}: widen "
+                                "the search or change the value")
+    if len(spec.start_with) > spec.num_samples:
+        problems.append(f"`start_with` has {len(spec.start_with)} configs and `num_samples` is {spec.num_samples}: "
+                        "raise num_samples or drop some")
+    return problems
+
+
+def holds(when: dict | None, chosen: dict) -> bool:
+    """A parameter's `when` condition, given the values of the parameters above it."""
+    return all(chosen.get(name) in (v if isinstance(v, list) else [v]) for name, v in (when or {}).items())
+
+
+def in_range(param, value: Any) -> bool:
+    if param.type == "categorical":
+        return value in param.choices
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    whole = param.type == "float" or isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return number and whole and param.low <= value <= param.high
 
 
 def dump_spec(spec: SweepSpec) -> str:

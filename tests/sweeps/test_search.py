@@ -29,6 +29,19 @@ def test_conditional_parameters_are_searched_only_when_their_condition_holds():
     assert {t.params["sampler"] for t in study.trials} == {"normal_sphere", "gmm"}
 
 
+@pytest.mark.parametrize("searcher_name", ["tpe", "random"])
+def test_the_start_with_configs_are_the_first_trials(searcher_name, tmp_path):
+    first = {"lr_latent": 0.01, "sampler": "normal_sphere"}  # no gmm_components: its condition does not hold
+    second = {"lr_latent": 0.05, "sampler": "gmm", "gmm_components": 7}
+    spec = SPEC.model_copy(update={"start_with": [first, second], "searcher": searcher_name})
+    (tmp_path / "s").mkdir()
+    search = build_searcher(spec, Experiment(str(tmp_path), "s"))
+    configs = [search.suggest(str(i)) for i in range(4)]
+    study = search._ot_study
+    assert [t.params for t in study.trials[:2]] == [first, second]
+    assert study.trials[2].params != first and configs[0] == {**first, "epochs": 3}
+
+
 def searcher(experiment: Experiment) -> StudySearch:
     return StudySearch(space=SearchSpace(SPEC), metric="fid", mode="min", sampler=optuna.samplers.TPESampler(seed=0),
                        experiment=experiment)

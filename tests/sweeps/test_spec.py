@@ -129,6 +129,20 @@ BAD = [
         "latent_dim": {"type": "int", "low": 8, "high": 64}}}, "`search.latent_dim`: population-based training"),
     ("unknown searcher", {"searcher": "grid"}, "`searcher` = 'grid'"),
     ("a metric reported every few epochs", {"metric": "val_mse"}, "set `fixed.encode_every: 1`"),
+    ("start_with an unknown parameter", {"start_with": [{"lr_latent": 0.01, "sampler": "gmm", "gmm_components": 3,
+                                                         "latent_dim": 8}]},
+     "`start_with[0].latent_dim`: not a searched parameter"),
+    ("start_with missing a parameter", {"start_with": [{"lr_latent": 0.01, "sampler": "gmm"}]},
+     "`start_with[0]` has no `gmm_components`"),
+    ("start_with out of range", {"start_with": [{"lr_latent": 0.5, "sampler": "normal_sphere"}]},
+     "`start_with[0].lr_latent` = 0.5: outside the searched [0.001, 0.1]"),
+    ("start_with a fractional int", {"start_with": [{"lr_latent": 0.01, "sampler": "gmm", "gmm_components": 2.5}]},
+     "`start_with[0].gmm_components` = 2.5"),
+    ("more start_with than trials", {"num_samples": 1, "start_with": [
+        {"lr_latent": 0.01, "sampler": "normal_sphere"}, {"lr_latent": 0.02, "sampler": "normal_sphere"}]},
+     "`start_with` has 2 configs and `num_samples` is 1"),
+    ("time rungs without max_t", {"scheduler": {"type": "asha", "time_attr": "time_total_s"}},
+     "`scheduler.max_t`: rungs in seconds need the last one"),
     ("pbt with a searcher", {"scheduler": {"type": "pbt"}, "searcher": "random", "search": {
         "lr_latent": {"type": "float", "low": 1.0e-3, "high": 0.1}}}, "`searcher` = 'random': population-based"),
 ]
