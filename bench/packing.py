@@ -42,7 +42,7 @@ def main() -> None:
             for name, (cpu, concurrent) in packings.items():
                 spec = load_spec(f"sweeps/specs/{model}.yaml", None, [
                     f"num_samples={args.trials}", f"resources.cpu={cpu}", f"max_concurrent={concurrent}",
-                    "scheduler={type: none}", "search={seed: {type: int, low: 0, high: 1000000}}",
+                    "scheduler={type: none}", "search={seed: {type: int, low: 0, high: 1000000}}", "start_with=[]",
                     f"fixed={{epochs: {args.epochs}}}", f"data.limit={args.limit}"])
                 with tempfile.TemporaryDirectory() as storage:
                     experiment, phases = run_sweep(spec, storage, args.data_dir)

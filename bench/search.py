@@ -54,7 +54,7 @@ def main() -> None:
         for side, overrides in SIDES.items():
             spec = load_spec("sweeps/specs/ae.yaml", None, [
                 f"num_samples={args.trials}", f"fixed.epochs={args.epochs}", f"data.limit={args.limit}",
-                f"seed={repeat}", *overrides])
+                f"seed={repeat}", "start_with=[]", *overrides])  # the search alone, from nothing known
             with tempfile.TemporaryDirectory() as storage:
                 # The trials phase starts after Ray does: measured from the phases of run_sweep.
                 start = time.time()
