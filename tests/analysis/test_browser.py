@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from matplotlib.figure import Figure
 
-from .browser import INSTALL_HINT, find_chromium, load_page
+from .browser import load_page
 
-
-@pytest.fixture(autouse=True)
-def _chromium():
-    """No Chromium fails under SWEEPS_REQUIRE_BROWSER=1 (CI), else skips."""
-    if find_chromium() is None:
-        message = f"no Chromium on PATH: {INSTALL_HINT}"
-        if os.environ.get("SWEEPS_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+pytestmark = pytest.mark.usefixtures("chromium")  # skips where there is none, fails under SWEEPS_REQUIRE_BROWSER=1
 
 
 def _png(path: Path) -> str:

@@ -10,21 +10,22 @@ import pandas as pd
 import pytest
 
 from analysis import best_trials, learning_curves, load_experiment, parameter_importance
-from analysis.results import rank_correlation, rerun_summary, sweep_cost
+from analysis.results import rank_correlation, rerun_summary, start_trial, sweep_cost
 from sweeps.cli import main
-from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, Experiment
+from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, Experiment, open_experiment
 from sweeps.rerun import version_warnings
 from tests.analysis.browser import load_page
+from trainables.config import format_value
 
 pytestmark = pytest.mark.ray
 MODELS = ("ae", "dae", "gan", "glo")
 
 
 @pytest.fixture(scope="module")
-def demo(local_ray, data_dir, cache_dir, tmp_path_factory):
+def demo(local_ray, real_source, cache_dir, tmp_path_factory):
     """`sweeps demo --preset smoke`: the folder holding its four experiments and the report."""
     storage = tmp_path_factory.mktemp("demo")
-    status = main(["demo", "--preset", "smoke", "--storage", str(storage), "--data-dir", str(data_dir),
+    status = main(["demo", "--preset", "smoke", "--storage", str(storage), *real_source.train_args,
                    "--cache-dir", str(cache_dir)])
     assert status == 0
     (root,) = storage.iterdir()
@@ -36,7 +37,7 @@ def rerun_of(demo, model):
     return rerun
 
 
-def test_report_opens_in_a_browser_with_every_image(demo):
+def test_report_opens_in_a_browser_with_every_image(chromium, demo):
     page = load_page(demo / "report" / "index.html")
     assert page["broken"] == []
     sources = page["sources"]
@@ -52,6 +53,24 @@ def test_report_opens_in_a_browser_with_every_image(demo):
     # The overview links each experiment's section; mean ± std over 2 seeds in it and in each rerun table (2 configs).
     assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', html) == ["Autoencoder", "Denoising autoencoder", "GAN", "GLO"]
     assert html.count("(n=2)") == 4 + 4 * 2
+
+
+def test_each_sweep_starts_with_the_reports_configuration_and_the_report_says_how_it_did(demo):
+    html = (demo / "report" / "index.html").read_text()
+    overview = html.split("<section", 1)[0]
+    for model in MODELS:
+        experiment, spec = open_experiment(str(demo / model))
+        trials = load_experiment(str(demo / model))
+        start = start_trial(trials, spec)
+        assert start is not None and start["trial_id"] == trials.sort_values("started")["trial_id"].iloc[0]
+        metric = spec.metric[0]
+        assert f"<td>{format_value(start[f'best_{metric}'])}</td>" in overview
+    assert "<th>report's config</th>" in overview and "<th>sweep best</th>" in overview
+    # Calibration: real digits, the AE's reconstructions, and each generative model's report config and figures.
+    calibration = overview.split("<h2>Calibration</h2>", 1)[1]
+    for row in ("real held-out digits", "Autoencoder: reconstructions of them", "GAN: samples, the report's",
+                "GAN: samples, the figures'", "GLO: samples, the report's", "GLO: samples, the figures'"):
+        assert row in calibration, row
 
 
 def test_mistakes_exit_2_with_the_fix(demo, tmp_path, capsys):
@@ -97,7 +116,7 @@ def test_rerun_records_its_source_and_reproduces_the_sweep(demo):
     summary = rerun_summary(str(rerun))
     assert list(summary["sweep_rank"]) == [1, 2] and (summary["count"] == 2).all()
     assert summary["mean"].tolist() == pytest.approx(
-        [runs.loc[runs["config/rerun_of"] == t, "fid"].mean() for t in summary["rerun_of"]])
+        [runs.loc[runs["config/rerun_of"] == t, "best_fid"].mean() for t in summary["rerun_of"]])  # as the sweep's
     assert abs(rank_correlation(summary)) == pytest.approx(1.0)  # two configs: the order held or flipped
 
 
@@ -125,9 +144,9 @@ def test_analyze_writes_the_table_for_pandas(demo, capsys):
 
 
 @pytest.mark.parametrize("model", ["gan", "glo", "dae"])
-def test_sample_writes_images_in_pixel_range(model, demo, data_dir, tmp_path, capsys):
+def test_sample_writes_images_in_pixel_range(model, demo, real_source, tmp_path, capsys):
     out = tmp_path / "samples.npy"
-    assert main(["sample", str(demo / model), "--n", "40", "--out", str(out), "--data-dir", str(data_dir)]) == 0
+    assert main(["sample", str(demo / model), "--n", "40", "--out", str(out), *real_source.dir_args]) == 0
     images = np.load(out)
     assert images.shape == (40, 28, 28) and images.dtype == np.float32
     assert 0 <= images.min() and images.max() <= 1 and images.std() > 0
@@ -135,10 +154,10 @@ def test_sample_writes_images_in_pixel_range(model, demo, data_dir, tmp_path, ca
     assert f"trial {best}" in capsys.readouterr().out
 
 
-def test_train_from_a_trial_reproduces_it(demo, data_dir, capsys):
+def test_train_from_a_trial_reproduces_it(demo, real_source, capsys):
     trials = load_experiment(str(demo / "ae"))
     trial = trials.iloc[-1]
-    assert main(["train", "--from", str(demo / "ae"), "--trial", trial["trial_id"], "--data-dir", str(data_dir)]) == 0
+    assert main(["train", "--from", str(demo / "ae"), "--trial", trial["trial_id"], *real_source.dir_args]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("epoch 2/2")
     val_mse = float(last.split("val_mse ")[1].split()[0])

@@ -33,7 +33,7 @@ def reported(trial_folder: Path) -> list[tuple[int, str, int]]:
     return [(r["epoch"], r["node_id"], r["timestamp"]) for r in map(json.loads, lines)]
 
 
-def test_a_sweep_spreads_over_the_nodes_and_survives_losing_one(cluster, data_dir, tmp_path):
+def test_a_sweep_spreads_over_the_nodes_and_survives_losing_one(cluster, real_source, tmp_path):
     from analysis import load_experiment
 
     cluster.add_worker("worker-1")
@@ -46,7 +46,7 @@ def test_a_sweep_spreads_over_the_nodes_and_survives_losing_one(cluster, data_di
         [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--preset", "smoke",
          "--set", "num_samples=3", "--set", "max_concurrent=3", "--set", f"fixed.epochs={EPOCHS}",
          "--set", "data.limit=2000", "--set", "scheduler={type: none}", "--set", "max_failures=3",
-         "--data-dir", str(data_dir), "--address", cluster.address, "--storage", str(experiment.parent),
+         *real_source.sweep_args, "--address", cluster.address, "--storage", str(experiment.parent),
          "--name", "ae"],
         env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

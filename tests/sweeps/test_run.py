@@ -27,12 +27,12 @@ def load_study(experiment: Path) -> optuna.Study:
 
 
 @pytest.fixture
-def sweep(local_ray, data_dir, cache_dir, tmp_path, capsys):
+def sweep(local_ray, real_source, cache_dir, tmp_path, capsys):
     """Runs `sweeps run` in this process, on the session's Ray; returns (exit status, experiment, output)."""
 
     def run(spec: str, *args: str, name: str = "exp"):
         status = main(["run", str(SPECS / spec), "--storage", str(tmp_path), "--name", name,
-                       "--data-dir", str(data_dir), "--cache-dir", str(cache_dir), *args])
+                       *real_source.sweep_args, "--cache-dir", str(cache_dir), *args])
         captured = capsys.readouterr()
         return status, tmp_path / name, captured.out + captured.err
 
@@ -40,7 +40,7 @@ def sweep(local_ray, data_dir, cache_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("model", ["ae", "dae", "gan", "glo"])
-def test_smoke_sweep_of_each_model(model, sweep, mnist_judge):
+def test_smoke_sweep_of_each_model(model, sweep, real_judge):
     status, experiment, out = sweep(f"{model}.yaml", "--preset", "smoke")
     assert status == 0, out
     trials = load_experiment(str(experiment))
@@ -83,10 +83,11 @@ def test_the_same_seed_gives_the_same_configs(sweep):
     assert configs(8, "c") != first
 
 
-def test_diverged_trials_are_recorded_and_the_sweep_goes_on(sweep, mnist_judge, tmp_path):
+def test_diverged_trials_are_recorded_and_the_sweep_goes_on(sweep, real_judge, tmp_path):
     status, experiment, out = sweep(
         "gan.yaml", "--preset", "smoke", "--set", "fixed.epochs=3", "--set", "fixed.lr_g=1e10",
         "--set", "fixed.lr_d=1e10", "--set", "search={beta1: {type: float, low: 0.1, high: 0.9}}",
+        "--set", "start_with=[]",
     )
     trials = load_experiment(str(experiment))
     assert status == 0 and list(trials["status"]) == ["diverged", "diverged"]
@@ -102,7 +103,7 @@ def test_multi_objective_sweep_keeps_both_values(sweep):
     assert all(len(t.values) == 2 for t in study.trials) and "Pareto front of val_mse and time_total_s" in output
 
 
-def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, mnist_judge):
+def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, real_judge):
     status, experiment, output = sweep("gan-pbt.yaml", "--preset", "smoke")
     trials = load_experiment(str(experiment))
     assert status == 0 and set(trials["status"]) == {"finished"}, output
@@ -115,12 +116,13 @@ def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, m
         assert all(spec["search"][name]["low"] <= v <= spec["search"][name]["high"] for v in values)
 
 
-def test_errored_trials_are_reported_not_hidden(sweep, mnist_judge, tmp_path):
+def test_errored_trials_are_reported_not_hidden(sweep, real_judge, tmp_path):
     # A mixture of 10 components cannot be fitted to 8 training latents: each trial fails at its first evaluation.
     status, experiment, output = sweep(
         "glo.yaml", "--preset", "smoke", "--set", "data.limit=8", "--set", "fixed.sampler=gmm",
         "--set", "fixed.gmm_components=10", "--set", "max_failures=0",
         "--set", "search={lr_latent: {type: float, low: 0.001, high: 0.1, log: true}}",
+        "--set", "start_with=[]",
     )
     assert status == 1 and output.count("errored: trial") == 2 and "n_components = 10" in output
     assert list(load_experiment(str(experiment))["status"]) == ["errored", "errored"]
@@ -144,11 +146,11 @@ def test_trials_asking_for_more_than_ray_has_fail_at_once(sweep):
     assert not (experiment / "sweep.yaml").exists()
 
 
-def test_storage_by_uri_as_on_a_cluster(local_ray, data_dir, tmp_path, capsys):
+def test_storage_by_uri_as_on_a_cluster(local_ray, real_source, tmp_path, capsys):
     """file:// takes the path of s3:// and other URIs: files written through pyarrow, the journal copied up."""
     uri = f"file://{tmp_path}/remote"
     status = main(["run", str(SPECS / "ae.yaml"), "--preset", "smoke", "--set", "data.limit=100", "--storage", uri,
-                   "--name", "far", "--data-dir", str(data_dir)])
+                   "--name", "far", *real_source.sweep_args])
     assert status == 0
     experiment = tmp_path / "remote" / "far"
     assert len(load_study(experiment).trials) == 2 and (experiment / "sweep.yaml").exists()
@@ -164,14 +166,14 @@ def test_a_sweep_name_is_not_reused(sweep):
 
 
 @pytest.mark.parametrize("storage", ["path", "uri"])
-def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, data_dir, tmp_path):
+def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_source, tmp_path):
     """SIGKILL the driver once a trial has finished; `sweeps resume` finishes the rest exactly once. With a
     URI (the code path of s3://) it resumes as on a new head: without the dead driver's local files."""
     experiment = tmp_path / "killed"
     epochs, samples = 4, 4
     root = str(tmp_path) if storage == "path" else f"file://{tmp_path}"
     command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", root,
-               "--name", "killed", "--data-dir", str(data_dir), "--set", f"num_samples={samples}",
+               "--name", "killed", *real_source.sweep_args, "--set", f"num_samples={samples}",
                "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2"]
     log = tmp_path / "run.out"
     with log.open("w") as out:
@@ -194,8 +196,8 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, data_
     finished_rows = {t: (experiment / t / "progress.csv").read_text() for t in finished["trial_id"]}
 
     new_head = {"SWEEPS_CACHE_DIR": str(tmp_path / "new-head")}  # where the driver keeps a URI's journal
-    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", f"{root}/killed", "--data-dir",
-                              str(data_dir)], capture_output=True, text=True, timeout=300, env=os.environ | new_head)
+    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", f"{root}/killed", *real_source.dir_args],
+                             capture_output=True, text=True, timeout=300, env=os.environ | new_head)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = load_experiment(str(experiment))
     assert len(after) == samples and after["trial_id"].is_unique

@@ -8,34 +8,40 @@ import pytest
 import torch
 
 from tests.mirror import MNIST_TEST_FILES, closed_port_url, copy_mnist_test_split, serve_folder, silent_url
-from trainables.data import DataError, MissingDataError, download_files, load_data, warn_once
+from trainables.data import DataError, MissingDataError, download_files, find_idx, load_data, read_idx, warn_once
 
 
-def test_mnist_test_split_is_partitioned_with_a_notice(mnist):
-    assert (len(mnist.train), len(mnist.val), len(mnist.test)) == (7000, 1500, 1500)
-    assert "only the official test split" in mnist.notice
-    for split in (mnist.train, mnist.val, mnist.test):
+def test_mnist_test_split_is_partitioned_with_a_notice(idx_mnist, idx_dir):
+    total = len(read_idx(find_idx(idx_dir / "MNIST" / "raw", "t10k-labels-idx1-ubyte")))
+    sizes = (len(idx_mnist.train), len(idx_mnist.val), len(idx_mnist.test))
+    assert sum(sizes) == total and [round(100 * n / total) for n in sizes] == [70, 15, 15]  # MNIST: 7000, 1500, 1500
+    assert "only the official test split" in idx_mnist.notice
+    for split in (idx_mnist.train, idx_mnist.val, idx_mnist.test):
         assert split.images.shape[1:] == (1, 28, 28) and split.images.dtype == torch.float32
         assert split.images.min() == 0 and split.images.max() == 1
         assert split.labels.dtype == torch.int64 and set(split.labels.tolist()) == set(range(10))
 
 
-def test_partitions_are_deterministic_and_disjoint(mnist, data_dir):
-    again = load_data("mnist", data_dir)
-    assert torch.equal(again.train.images, mnist.train.images) and again.fingerprint == mnist.fingerprint
-    val = {x.numpy().tobytes() for x in mnist.val.images}
-    assert not val & {x.numpy().tobytes() for x in mnist.test.images}
+def test_partitions_are_deterministic_and_disjoint(idx_mnist, idx_dir):
+    again = load_data("mnist", idx_dir)
+    assert torch.equal(again.train.images, idx_mnist.train.images) and again.fingerprint == idx_mnist.fingerprint
+    val = {x.numpy().tobytes() for x in idx_mnist.val.images}
+    assert not val & {x.numpy().tobytes() for x in idx_mnist.test.images}
 
 
-def test_limit_takes_a_deterministic_subset(mnist, data_dir):
-    small = load_data("mnist", data_dir, limit=100)
+def test_limit_takes_a_deterministic_subset(idx_mnist, idx_dir):
+    small = load_data("mnist", idx_dir, limit=100)
     assert (len(small.train), len(small.val), len(small.test)) == (100, 100, 100)
-    assert torch.equal(small.train.images, mnist.train.images[:100])
+    assert torch.equal(small.train.images, idx_mnist.train.images[:100])
 
 
-def test_fashion_mnist_uses_its_official_splits(data_dir):
-    data = load_data("fashion_mnist", data_dir)
-    assert (len(data.train), len(data.val), len(data.test)) == (54000, 6000, 10000)
+def test_fashion_mnist_uses_its_official_splits(idx_dir):
+    data = load_data("fashion_mnist", idx_dir)
+    raw = idx_dir / "FashionMNIST" / "raw"
+    train, test = (len(read_idx(find_idx(raw, f"{split}-labels-idx1-ubyte"))) for split in ("train", "t10k"))
+    # Validation is 10% of the train split, test the test split: Fashion-MNIST's 54000, 6000, 10000.
+    assert len(data.train) + len(data.val) == train and round(100 * len(data.val) / train) == 10
+    assert len(data.test) == test
     assert data.notice is None
 
 
@@ -45,13 +51,13 @@ def test_digits_need_no_files(digits):
     assert digits.train.images[:, :, :4].max() == 0  # centred in a 4-pixel border, like MNIST
 
 
-def test_uncompressed_idx_files_read_the_same(data_dir, tmp_path, mnist):
+def test_uncompressed_idx_files_read_the_same(idx_dir, tmp_path, idx_mnist):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        with gzip.open(data_dir / "MNIST" / "raw" / f"{name}.gz") as src, open(raw / name, "wb") as dst:
+        with gzip.open(idx_dir / "MNIST" / "raw" / f"{name}.gz") as src, open(raw / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    assert load_data("mnist", tmp_path).fingerprint == mnist.fingerprint
+    assert load_data("mnist", tmp_path).fingerprint == idx_mnist.fingerprint
 
 
 def test_missing_data_dir_names_the_files_and_the_ways_out(tmp_path):
@@ -77,10 +83,10 @@ def test_downloaded_files_arrive_verified_and_load(data_dir, mnist, tmp_path, mo
     assert load_data("mnist", tmp_path / "data", offline=True).fingerprint == mnist.fingerprint
 
 
-def test_present_files_are_not_fetched_again(data_dir, tmp_path, monkeypatch):
+def test_present_files_are_not_fetched_again(idx_dir, tmp_path, monkeypatch):
     with serve_folder(tmp_path) as (url, asked):
         monkeypatch.setenv("SWEEPS_DATA_MIRRORS", url)
-        load_data("mnist", data_dir, limit=10)  # only the test split: partitions from it, no download of the rest
+        load_data("mnist", idx_dir, limit=10)  # only the test split: partitions from it, no download of the rest
     assert asked == []
 
 
@@ -124,16 +130,16 @@ def test_missing_files_that_cannot_be_downloaded_say_why_and_the_fixes(tmp_path,
     assert list((tmp_path / "MNIST" / "raw").iterdir()) == []
 
 
-def test_the_partition_notice_is_logged_once_per_process(data_dir, caplog):
+def test_the_partition_notice_is_logged_once_per_process(idx_dir, caplog):
     warn_once.cache_clear()
     with caplog.at_level(logging.WARNING, logger="trainables.data"):
         for _ in range(3):
-            assert "only the official test split" in load_data("mnist", data_dir, limit=10).notice
+            assert "only the official test split" in load_data("mnist", idx_dir, limit=10).notice
     assert sum("only the official test split" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_data_dir_comes_from_the_environment(data_dir, monkeypatch):
-    monkeypatch.setenv("SWEEPS_DATA_DIR", str(data_dir))
+def test_data_dir_comes_from_the_environment(idx_dir, monkeypatch):
+    monkeypatch.setenv("SWEEPS_DATA_DIR", str(idx_dir))
     assert len(load_data("mnist", limit=10).train) == 10
 
 

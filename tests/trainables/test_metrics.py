@@ -4,25 +4,32 @@ import torch
 from trainables.metrics import SampleScorer, frechet_distance, inception_score, knn_accuracy, psnr
 
 
-def test_judge_is_accurate_on_held_out_mnist(mnist_judge, mnist):
-    assert mnist_judge.accuracy > 0.97
-    assert mnist_judge.fingerprint == mnist.fingerprint
+# What the judge reaches on real samples of each: MNIST's partition trains it on 7,000 images, scikit-learn's
+# digits on 1,258 (it scores 0.94 and an inception score of 6.5 there).
+JUDGE_ACCURACY = {"mnist": 0.97, "digits": 0.92}
+REAL_INCEPTION_SCORE = {"mnist": 8, "digits": 6}
 
 
-def test_judge_is_cached_on_disk(mnist, mnist_judge, cache_dir):
+def test_judge_is_accurate_on_held_out_data(real_judge, real_data):
+    assert real_judge.accuracy > JUDGE_ACCURACY[real_data.name]
+    assert real_judge.fingerprint == real_data.fingerprint
+
+
+def test_judge_is_cached_on_disk(real_data, real_judge, cache_dir):
     from trainables.judge import load_judge
 
-    assert list(cache_dir.glob(f"judge-{mnist.fingerprint}.pt"))
-    again = load_judge(mnist, cache_dir)
-    assert again.accuracy == mnist_judge.accuracy
+    assert list(cache_dir.glob(f"judge-{real_data.fingerprint}.pt"))
+    again = load_judge(real_data, cache_dir)
+    assert again.accuracy == real_judge.accuracy
 
 
-def test_fid_and_inception_score_tell_real_from_broken_samples(mnist, mnist_judge):
-    scorer = SampleScorer(mnist_judge.build(), mnist.val.images[:1000])
-    real = scorer.score(mnist.train.images[:1000])
+def test_fid_and_inception_score_tell_real_from_broken_samples(real_data, real_judge):
+    scorer = SampleScorer(real_judge.build(), real_data.val.images[:1000])
+    real = scorer.score(real_data.train.images[:1000])
     noise = scorer.score(torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
-    one_digit = scorer.score(mnist.train.images[:1].expand(1000, -1, -1, -1))
-    assert real["fid"] < 30 and real["inception_score"] > 8 and real["class_coverage"] == 10
+    one_digit = scorer.score(real_data.train.images[:1].expand(1000, -1, -1, -1))
+    assert real["fid"] < 30 and real["class_coverage"] == 10
+    assert real["inception_score"] > REAL_INCEPTION_SCORE[real_data.name]
     assert noise["fid"] > 10 * real["fid"] and one_digit["fid"] > 10 * real["fid"]
     assert one_digit["inception_score"] < 1.05 and one_digit["class_coverage"] == 1
     assert noise["inception_score"] < 2
