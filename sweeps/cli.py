@@ -145,12 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = verbs.add_parser(
         "demo", help="short sweeps of all four models, a rerun of each best config, and the report",
         description="Sweep AE, DAE, GAN and GLO with their shipped sweep files' `demo` preset, rerun each best "
-        "config with two seeds, and write the HTML report; prints its path.",
+        "config (or the --top best) with two seeds, and write the HTML report; prints its path.",
     )
     demo.add_argument("--preset", default="demo", help="the sweep files' preset to run (default: demo)")
     demo.add_argument("--storage", default="runs", help="where the demo's experiments go (default: ./runs)")
     demo.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: all four")
     demo.add_argument("--dataset", choices=list(DATASETS), help="default: each sweep file's (mnist)")
+    demo.add_argument("--top", type=positive, default=1, help="configs rerun per sweep, best first (default: 1)")
     add_address_argument(demo)
     add_data_arguments(demo, dataset=False)
     demo.set_defaults(command=run_demo)
@@ -550,7 +551,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from sweeps.demo import run_demo as demo
 
     page = demo(args.models, args.preset, args.storage, args.dataset, args.address, args.data_dir, args.cache_dir,
-                args.offline)
+                args.offline, args.top)
     print(f"\nreport: {page}\n  open it in a browser: file://{page.resolve()}")
     return 0
 

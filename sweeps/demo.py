@@ -19,7 +19,7 @@ SPECS = Path(__file__).parent / "specs"
 
 
 def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, address: str | None, data_dir,
-             cache_dir, offline: bool = False, top: int = 2, seeds: int = 2) -> Path:
+             cache_dir, offline: bool = False, top: int = 1, seeds: int = 2) -> Path:
     """Sweep each model by its shipped file's `preset`, rerun the `top` configs with `seeds` seeds, and write the
     report into STORAGE/demo-DATE-TIME/report; returns the report page. Where the sweep files' dataset is missing
     and cannot be downloaded, and no `dataset` was asked for, the demo runs on scikit-learn's digits."""

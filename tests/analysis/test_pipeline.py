@@ -25,7 +25,7 @@ MODELS = ("ae", "dae", "gan", "glo")
 def demo(local_ray, real_source, cache_dir, tmp_path_factory):
     """`sweeps demo --preset smoke`: the folder holding its four experiments and the report."""
     storage = tmp_path_factory.mktemp("demo")
-    status = main(["demo", "--preset", "smoke", "--storage", str(storage), *real_source.train_args,
+    status = main(["demo", "--preset", "smoke", "--top", "2", "--storage", str(storage), *real_source.train_args,
                    "--cache-dir", str(cache_dir)])
     assert status == 0
     (root,) = storage.iterdir()
