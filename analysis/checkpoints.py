@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +48,22 @@ def load_trained(path: str, trial_id: str | None = None, device: str = "cpu") ->
         raise SweepError(f"trial {trial_id} of {experiment.path} kept no checkpoint (it stopped before its first "
                          "epoch ended): choose another with --trial")
     with checkpoint.as_directory() as folder:
-        state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=False)
+        state = load_state(Path(folder) / STATE_FILE, device)
     cfg = parse_config(MODELS[spec.model].config, experiment.trial_config(trial_id))
     return TrainedModel(spec.model, cfg, build_network(spec.model, cfg, state).to(device).eval(), trial_id,
                         state["epoch"])
+
+
+def load_state(path: Path, device: str = "cpu") -> dict:
+    """A checkpoint's tensors and plain values: `weights_only` unpickling runs no code a file may carry."""
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise SweepError(f"{path} holds more than tensors and plain values ({str(e).splitlines()[0]}): it was not "
+                         "written by a sweep of this version, or was changed since; it is not loaded") from None
+    except (OSError, RuntimeError, EOFError) as e:
+        raise SweepError(f"{path} is unreadable ({e}): the checkpoint is damaged or incomplete; choose another "
+                         "trial with --trial, or copy the experiment again") from None
 
 
 def build_network(model: str, cfg, state: dict) -> nn.Module:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import logging
+from urllib.parse import quote
 import math
 import time
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ code { background: #f4f4f4; padding: 0 0.2em; }
 def image_html(out: Path, name: str, figure) -> str:
     """Save `figure` as OUT/img/NAME.png; its <img>, by a path relative to the page."""
     figures.save_figure(figure, out / "img" / f"{name}.png")
-    return f'<img src="img/{html.escape(name)}.png" alt="{html.escape(name)}">'
+    return f'<img src="img/{html.escape(quote(name))}.png" alt="{html.escape(name)}">'
 
 
 def panel_html(out: Path, prefix: str, panel: Panel) -> str:
@@ -95,14 +96,22 @@ def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, see
     parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, out, seed))
     start = start_trial(table, spec)
     row = {
-        "model": f'<a href="#{name}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
+        "model": f'<a href="#{html.escape(quote(name))}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
         "trials": len(table), "metric": f"{metric} ({mode})",
         "report's config": "—" if start is None else format_value(start[f"best_{metric}"]),
         "sweep best": format_value(table[f"best_{metric}"].iloc[0]), "rerun: mean ± std": rerun_text(summary),
     }
-    shown = Shown(TITLES[spec.model], spec.model, data, judge, trained,
-                  None if start is None else load_trained(path, start["trial_id"]))
-    return f'<section id="{name}">' + "".join(parts) + "</section>", row, shown
+    shown = Shown(TITLES[spec.model], spec.model, data, judge, trained, start_model(path, start))
+    return f'<section id="{html.escape(quote(name))}">' + "".join(parts) + "</section>", row, shown
+
+
+def start_model(path: str, start: pd.Series | None) -> TrainedModel | None:
+    """The report's own configuration's trained model, for the calibration table; None if unreadable."""
+    try:
+        return None if start is None else load_trained(path, start["trial_id"])
+    except SweepError as e:
+        log.warning("report: the report's configuration is left out of the calibration table: %s", e)
+        return None
 
 
 @dataclass
@@ -220,7 +229,11 @@ def sweep_panels(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[Panel]
         panels.append(Panel("curves", figures.plot_learning_curves(curves, metric, stopped),
                             f"{metric} after each epoch of every trial; x marks where the scheduler stopped a trial "
                             "early."))
-    importance = parameter_importance(path)
+    try:
+        importance = parameter_importance(path)
+    except SweepError as e:  # the other panels stand without it
+        log.warning("report: %s", e)
+        importance = ()
     if len(importance):
         panels.append(Panel("importance", figures.plot_importance(importance, metric),
                             f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
@@ -241,15 +254,20 @@ def cost_text(table: pd.DataFrame) -> str:
 
 def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data, out: Path, seed: int) -> str:
     """The trial table, with a thumbnail of each trial's samples (GAN, GLO) or reconstructions (AE, DAE)."""
-    view = table[shown_columns(spec, table)].copy()
+    view = table[shown_columns(spec, table)].map(lambda v: html.escape(v) if isinstance(v, str) else v)
     thumbnails = []
     for trial_id, status in zip(table["trial_id"], table["status"]):
-        if status in ("finished", "stopped"):
-            trained = load_trained(path, trial_id)
-            images = gallery.draw_samples(trained, 9, seed, data)
-            thumbnails.append(image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
-        else:
+        try:
+            trained = load_trained(path, trial_id) if status in ("finished", "stopped") else None
+        except SweepError as e:  # one damaged checkpoint costs its thumbnail, not the report
+            log.warning("report: no thumbnail of trial %s: %s", trial_id, e)
+            thumbnails.append("—")
+            continue
+        if trained is None:
             thumbnails.append("")
+            continue
+        images = gallery.draw_samples(trained, 9, seed, data)
+        thumbnails.append(image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
     view.insert(0, "images", thumbnails)
     view.columns = [c.removeprefix("config/") for c in view.columns]
     return view.to_html(index=False, escape=False, border=0, na_rep="—", float_format=lambda v: f"{v:.4g}")

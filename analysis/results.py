@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
 from sweeps.spec import SweepError, SweepSpec
+from trainables.config import ConfigError
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
 
@@ -33,15 +37,12 @@ def load_experiment(path: str) -> pd.DataFrame:
 
 
 def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
-    from ray.tune import ExperimentAnalysis
-
     metric, mode = spec.metric[0], spec.mode[0]
-    analysis = ExperimentAnalysis(experiment.path)
-    histories = analysis.trial_dataframes
     cpus, gpus = spec.resources.cpu, spec.resources.gpu
     reported, rows = spec.reported_metrics(), []
-    for trial in analysis.trials:
-        result = trial.last_result or {}
+    for trial in read_trials(experiment):
+        history = trial.history
+        result = history.iloc[-1].dropna().to_dict() if len(history) else {}
         row = {
             "trial_id": trial.trial_id,
             "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s),
@@ -50,10 +51,9 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
         }
         row["cpu_s"], row["gpu_s"] = row["time_total_s"] * cpus, row["time_total_s"] * gpus
         row.update({k: result[k] for k in reported if k in result})
-        history = histories.get(trial.trial_id)
-        if history is not None and len(history):  # when the trial started, for plots in start order
+        if "timestamp" in history:  # when the trial started, for plots in start order
             row["started"] = history["timestamp"].iloc[0] - history["time_total_s"].iloc[0]
-        if history is not None and metric in history and history[metric].notna().any():
+        if metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
             row[f"best_{metric}"], row["best_epoch"] = history.loc[best, metric], history.loc[best, "epoch"]
         row.update({f"config/{k}": v for k, v in trial.config.items()})
@@ -64,28 +64,81 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
-def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
-    """A trial's best checkpoint by the sweep's metric (Tune keeps it), else its latest; None if it kept none."""
-    from ray.tune import ExperimentAnalysis
+@dataclass
+class TrialRecord:
+    """One trial as Tune left it on disk."""
 
-    analysis = ExperimentAnalysis(experiment.path)
-    trial = next((t for t in analysis.trials if t.trial_id == trial_id), None)
+    trial_id: str
+    status: str  # Tune's: PENDING, RUNNING, PAUSED, TERMINATED or ERROR
+    folder: str  # the trial's folder in the experiment
+    config: dict
+    history: pd.DataFrame  # one row per report, in order
+
+
+def read_trials(experiment: Experiment) -> list[TrialRecord]:
+    """Every trial of an experiment, from Tune's newest experiment state and each trial's result.json, read as plain
+    JSON: Tune's own loaders unpickle parts of them, which must never run on a folder that came from elsewhere."""
+    names = [n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json")]
+    if not names:
+        if any(experiment.read(f"{folder}/params.json") is not None for folder in subfolders(experiment.path)):
+            raise SweepError(f"{experiment.path} holds trials but no experiment_state-*.json, Tune's record of them: "
+                             "copy the experiment again from where it ran")
+        return []
+    state_file = max(names)
+    try:
+        states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
+        trials = [(s["trial_id"], s["status"], s["relative_logdir"], s["config"]) for s in states]
+    except (ValueError, KeyError, TypeError) as e:
+        raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where it "
+                         f"ran, or delete that file to see the trials of an earlier state") from None
+    return [TrialRecord(trial_id, status, folder, config, read_history(experiment, folder))
+            for trial_id, status, folder, config in trials]
+
+
+def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
+    """A trial's reports (its result.json, one JSON object a line); a line cut short by a crash is left out."""
+    rows = []
+    for line in (experiment.read(f"{folder}/result.json") or "").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue
+    return pd.DataFrame([{k: v for k, v in row.items() if k != "config"} for row in rows if isinstance(row, dict)])
+
+
+def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
+    """A trial's best kept checkpoint by the sweep's metric, else its latest; None if it kept none."""
+    trial = next((t for t in read_trials(experiment) if t.trial_id == trial_id), None)
     if trial is None:
         raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
-    return analysis.get_best_checkpoint(trial, spec.metric[0], spec.mode[0]) or trial.checkpoint
+    history, metric = trial.history, spec.metric[0]
+    if "checkpoint_dir_name" not in history:
+        return None
+    kept = history[history["checkpoint_dir_name"].isin(subfolders(f"{experiment.path}/{trial.folder}"))]
+    if kept.empty:
+        return None
+    scored = kept.dropna(subset=[metric]) if metric in kept else kept.iloc[:0]
+    if len(scored):
+        kept = scored.sort_values(metric, ascending=spec.mode[0] == "min", kind="stable")
+        return checkpoint_at(experiment, trial.folder, kept["checkpoint_dir_name"].iloc[0])
+    return checkpoint_at(experiment, trial.folder, kept["checkpoint_dir_name"].iloc[-1])
+
+
+def checkpoint_at(experiment: Experiment, folder: str, name: str):
+    from ray import tune
+
+    return tune.Checkpoint(f"{experiment.path}/{folder}/{name}")
 
 
 def learning_curves(path: str) -> pd.DataFrame:
     """Every reported metric of every epoch of every trial, long format: trial_id, epoch, time_total_s,
     metric, value (`.pivot_table(index=["trial_id", "epoch"], columns="metric")` makes it wide)."""
-    from ray.tune import ExperimentAnalysis
-
     experiment, spec = open_experiment(path)
     reported = [k for k in spec.reported_metrics() if k not in ("time_total_s", "time_this_iter_s")]
     frames = [
-        history.assign(trial_id=trial_id)[["trial_id", "epoch", "time_total_s", *(k for k in reported if k in history)]]
-        for trial_id, history in ExperimentAnalysis(experiment.path).trial_dataframes.items()
-        if "epoch" in history
+        t.history.assign(trial_id=t.trial_id)[["trial_id", "epoch", "time_total_s",
+                                               *(k for k in reported if k in t.history)]]
+        for t in read_trials(experiment) if "epoch" in t.history
     ]
     if not frames:
         return pd.DataFrame(columns=["trial_id", "epoch", "time_total_s", "metric", "value"])
@@ -132,10 +185,19 @@ def parameter_importance(path: str, metric: str | None = None) -> pd.Series:
 
     experiment, spec = open_experiment(path)
     metric = metric or spec.metric[0]
+    if spec.scheduler.type == "pbt":  # population-based training keeps no study
+        return pd.Series(dtype=float, name=metric)
     experiment.sync_study(up=False)
-    study = optuna.load_study(study_name=experiment.name, storage=open_study_storage(experiment.study_journal))
+    journal = Path(experiment.study_journal)
+    try:
+        if not journal.is_file():
+            raise FileNotFoundError("no such file")
+        study = optuna.load_study(study_name=None, storage=open_study_storage(str(journal)))  # its only study
+    except Exception as e:  # whatever a damaged journal makes Optuna raise
+        raise SweepError(f"no parameter importance: the study {journal} is missing or damaged ({e}); the trial "
+                         "table does not need it") from None
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    if len(complete) < 2 or spec.scheduler.type == "pbt":
+    if len(complete) < 2:
         return pd.Series(dtype=float, name=metric)
     index = spec.metric.index(metric)
     target = (lambda t: t.values[index]) if len(spec.metric) > 1 else None
@@ -152,7 +214,7 @@ def rerun_summary(path: str) -> pd.DataFrame:
     of the metric's best epoch over the rerun's seeds (the sweep's value is its trial's best epoch too), with its
     rank among the reruns."""
     experiment, spec = open_experiment(path)
-    record = json.loads(experiment.read(RERUN_FILE) or "null")
+    record = experiment.read_json(RERUN_FILE)
     if record is None:
         raise SweepError(f"{path} is no rerun (no {RERUN_FILE}): give a folder under EXPERIMENT/{RERUNS}/")
     metric, mode = spec.metric[0], spec.mode[0]
@@ -205,8 +267,8 @@ def sweep_state(experiment: Experiment, trials: pd.DataFrame, num_samples: int) 
     if driver == "alive":
         return "running"
     if driver == "elsewhere":
-        return f"running or interrupted (its driver ran on another host: {json.loads(experiment.read(DRIVER_FILE))['host']})"
-    return f"interrupted: `sweeps resume {experiment.path}` goes on with it"
+        return f"running or interrupted (its driver ran on another host: {experiment.read_json(DRIVER_FILE)['host']})"
+    return f"interrupted: `sweeps resume {shlex.quote(experiment.path)}` goes on with it"
 
 
 def shown_columns(spec: SweepSpec, table: pd.DataFrame) -> list[str]:
@@ -250,8 +312,12 @@ def list_experiments(storage: str) -> pd.DataFrame:
         path = f"{storage.rstrip('/')}/{name}"
         if Experiment.at(path).read(SWEEP_FILE) is None:
             continue
-        experiment, spec = open_experiment(path)
-        table = trial_table(experiment, spec)
+        try:
+            experiment, spec = open_experiment(path)
+            table = trial_table(experiment, spec)
+        except (SweepError, ConfigError) as e:  # one damaged experiment hides none of the others
+            rows.append({"experiment": name, "state": f"unreadable: {str(e).splitlines()[0]}"})
+            continue
         best = table[f"best_{spec.metric[0]}"].iloc[0] if f"best_{spec.metric[0]}" in table else math.nan
         rows.append({
             "experiment": name, "model": spec.model, "metric": f"{spec.metric[0]} ({spec.mode[0]})",

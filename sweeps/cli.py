@@ -13,10 +13,11 @@ from pathlib import Path
 
 from sweeps.spec import SweepError
 from trainables.config import ConfigError, describe_fields, format_value, parse_config
-from trainables.data import DATASETS, DataError, fetch_missing, load_data
+from trainables.data import DATASETS, MIN_IMAGES, DataError, fetch_missing, load_data
 from trainables.registry import MODELS, fit_model, pick_device
 
 log = logging.getLogger("sweeps")
+MAX_SAMPLES = 200_000  # images `sweeps sample` writes at once: 0.6 GB of float32
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint, and the Optuna study goes on where it stopped. Errored trials are reported, not rerun.",
     )
     resume.add_argument("experiment", help="the experiment directory, e.g. runs/ae-20261127-101500")
+    resume.add_argument("--trust", action="store_true",
+                        help="resume an experiment that this user's sweeps on this machine did not write as it is "
+                        "now (copied from elsewhere): resuming unpickles Ray's state, which can run code")
     add_address_argument(resume)
     add_data_arguments(resume, dataset=False)
     resume.set_defaults(command=run_resume)
@@ -164,6 +168,13 @@ def positive(text: str) -> int:
     return int(text)
 
 
+def images(text: str) -> int:
+    if not text.isdigit() or int(text) < MIN_IMAGES:
+        raise argparse.ArgumentTypeError(f"expected at least {MIN_IMAGES} images (batch normalisation and the k-NN "
+                                         f"probe need several), got {text!r}")
+    return int(text)
+
+
 def add_set_argument(parser: argparse.ArgumentParser, text: str, metavar: str = "KEY=VALUE") -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar=metavar, help=text)
 
@@ -176,7 +187,7 @@ def add_address_argument(parser: argparse.ArgumentParser) -> None:
 def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) -> None:
     if dataset:  # a sweep file names its dataset and limit in `data:`
         parser.add_argument("--dataset", choices=list(DATASETS), help="default: mnist (or the experiment's)")
-        parser.add_argument("--limit", type=int, help="use only the first N images of each partition")
+        parser.add_argument("--limit", type=images, help="use only the first N images of each partition")
     parser.add_argument(
         "--data-dir", help="folder holding MNIST/raw/ or FashionMNIST/raw/ (default: $SWEEPS_DATA_DIR, else ./data)"
     )
@@ -249,8 +260,14 @@ def run_run(args: argparse.Namespace) -> int:
 
     experiment = new_experiment(args.storage, args.name, spec.model)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
-    with connected(args.address, experiment.log_file):
-        sweep(experiment, spec, data, judge, args.address)
+    try:
+        with connected(args.address, experiment.log_file):
+            sweep(experiment, spec, data, judge, args.address)
+    except KeyboardInterrupt:  # before Tune took over Ctrl-C (it stops the sweep and returns)
+        if experiment.read_bytes("tuner.pkl") is None:
+            print(f"interrupted before the sweep started: nothing ran (run it again; {experiment.path} holds no "
+                  "trial and may be deleted)", file=sys.stderr)
+            return 130
     return report_results(experiment, spec)
 
 
@@ -268,11 +285,15 @@ def run_resume(args: argparse.Namespace) -> int:
     from sweeps.experiment import load_inputs, open_experiment
     from sweeps.launch import resume_sweep
 
+    from sweeps.trust import check_resumable
+
     experiment, spec = open_experiment(args.experiment)
+    experiment.check_unlocked()  # both before the data loads
+    check_resumable(experiment, args.trust)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
     with connected(args.address, experiment.log_file):
         log.info("resuming %s", experiment.path)
-        resume_sweep(experiment, spec, data, judge)
+        resume_sweep(experiment, spec, data, judge, args.trust)
     return report_results(experiment, spec)
 
 
@@ -382,11 +403,18 @@ def report_results(experiment, spec) -> int:
     counts = table["status"].value_counts() if len(table) else {}
     print(f"\n{len(table)} of {spec.num_samples} trials: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
     scored = table.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in table else table.iloc[:0]
+    quoted = shlex.quote(path)
+    resume_hint = (f"\nstopped before every trial finished (Ctrl-C, or the time budget): `sweeps resume {quoted}` "
+                   "goes on with it")
     if scored.empty:
-        print(f"no trial reported {metric}: see the errors above, and {experiment.log_file}", file=sys.stderr)
-        return 1
+        complete = is_complete(table, spec.num_samples)
+        print(f"no trial reported {metric}: see the errors above, and {experiment.log_file}" if complete
+              else resume_hint, file=sys.stderr)
+        return 1 if complete else 130
     best = scored.iloc[0]
     config = experiment.trial_config(best["trial_id"])
+    if spec.time_limit_s is not None:  # the trial trained for a time, not its epochs: rerun the epochs it trained
+        config["epochs"] = int(best["epochs"])
     print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
           f"{int(best['best_epoch'])}")
     print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
@@ -400,12 +428,11 @@ def report_results(experiment, spec) -> int:
     rerun = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in config.items())
     rerun += f" --dataset {spec.data.dataset}" if spec.data.dataset != "mnist" else ""
     rerun += f" --limit {spec.data.limit}" if spec.data.limit else ""
-    print(f"\nresults: {path}\n  sweeps status {path}\n"
-          f"  python -c \"import analysis; print(analysis.load_experiment('{path}'))\"\n"
+    load = shlex.quote(f"import analysis; print(analysis.load_experiment({path!r}))")
+    print(f"\nresults: {path}\n  sweeps status {quoted}\n  python -c {load}\n"
           f"rerun the best config:\n  sweeps train {spec.model} {rerun}")
     if not is_complete(table, spec.num_samples):
-        print(f"\nstopped before every trial finished (Ctrl-C, or the time budget): `sweeps resume {path}` "
-              "goes on with it", file=sys.stderr)
+        print(resume_hint, file=sys.stderr)
         return 130
     return 0
 
@@ -459,7 +486,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"\nrerun: {metric} at each run's best epoch (as the sweep's), mean ± std over seeds, per config:")
         print_rerun(summary)
     else:
-        importance = parameter_importance(experiment.path)
+        try:
+            importance = parameter_importance(experiment.path)
+        except SweepError as e:  # the table above stands without it
+            print(f"\n{e}", file=sys.stderr)
+            importance = ()
         if len(importance):
             print(f"\nparameter importance for {metric} (fANOVA):")
             print(importance.to_string(float_format="{:.3f}".format))
@@ -514,15 +545,24 @@ def run_sample(args: argparse.Namespace) -> int:
     from analysis.gallery import draw_samples
     from sweeps.experiment import open_experiment
 
+    out = Path(args.out if args.out.endswith(".npy") else f"{args.out}.npy").resolve()  # where np.save writes
+    if out.is_dir() or not out.parent.is_dir():
+        raise SweepError(f"--out {args.out}: give a .npy file in an existing folder (e.g. --out samples.npy)")
+    if args.n > MAX_SAMPLES:
+        raise SweepError(f"--n {args.n}: at most {MAX_SAMPLES:,} images a call ({MAX_SAMPLES * 28 * 28 * 4 / 1e9:.1f} GB"
+                         " of float32); call it again with other --seed values for more")
     _, spec = open_experiment(args.experiment)
     data = None
     if spec.model in ("ae", "dae"):
         data = load_data(spec.data.dataset, args.data_dir, offline=args.offline).limit(spec.data.limit)
+        if args.n > len(data.test):
+            raise SweepError(f"--n {args.n}: an autoencoder reconstructs the {len(data.test)} test digits of its "
+                             f"sweep's data; ask for at most {len(data.test)}")
     trained = load_trained(args.experiment, args.trial)
     images = draw_samples(trained, args.n, args.seed, data).astype(np.float32)
-    np.save(args.out, images)
+    np.save(out, images)
     what = "reconstructions of test digits" if data is not None else "samples"
-    print(f"wrote {len(images)} {what} of trial {trained.trial_id} (epoch {trained.epoch}) to {args.out}: "
+    print(f"wrote {len(images)} {what} of trial {trained.trial_id} (epoch {trained.epoch}) to {out}: "
           f"float32 {images.shape} in [0, 1]")
     return 0
 

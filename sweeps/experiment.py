@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
+import shlex
 import socket
 import time
 from dataclasses import dataclass
@@ -27,6 +30,26 @@ DRIVER_FILE = "driver.json"  # which process runs the sweep, so `status` can tel
 STUDY_FILE = "optuna.journal"
 RERUN_FILE = "rerun.json"  # a rerun's record: the sweep it reruns, which trials, seeds and overrides
 RERUNS = "reruns"  # reruns of a sweep live in EXPERIMENT/reruns/NAME
+LOCK_FILE = "driver.lock"  # held by the one process that writes the sweep (run or resume)
+
+
+_driving: list[Experiment] = []  # the experiment this process runs a sweep of, innermost last
+
+
+@contextlib.contextmanager
+def driving(experiment: Experiment):
+    """Run a sweep of `experiment` in this block. Ray pickles the searcher and callbacks with the experiment's path
+    of the time; after a move or a copy, `driven` says where the experiment is now."""
+    _driving.append(experiment)
+    try:
+        yield
+    finally:
+        _driving.pop()
+
+
+def driven(recorded: Experiment | None) -> Experiment | None:
+    """The experiment this process runs now, else `recorded`."""
+    return _driving[-1] if _driving else recorded
 
 
 @dataclass
@@ -75,36 +98,104 @@ class Experiment:
             out.write(text.encode() if isinstance(text, str) else text)
 
     def read(self, filename: str) -> str | None:
+        raw = self.read_bytes(filename)
+        if raw is None:
+            return None
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise SweepError(f"{self.path}/{filename} is not text: it is damaged; copy the experiment again from "
+                             "where it ran") from None
+
+    def read_json(self, filename: str, default=None):
+        """A JSON file of the experiment's (`default` where there is none), or a clear error where it is damaged."""
+        text = self.read(filename)
+        if text is None:
+            return default
+        try:
+            return json.loads(text)
+        except ValueError as e:
+            raise SweepError(f"{self.path}/{filename} is damaged ({e}): copy the experiment again from where it ran"
+                             ) from None
+
+    def read_bytes(self, filename: str) -> bytes | None:
         filesystem, path = fs.FileSystem.from_uri(self.path)
         try:
             with filesystem.open_input_stream(f"{path}/{filename}") as stream:
-                return stream.read().decode()
+                return stream.read()
         except FileNotFoundError:
             return None
 
+    def files(self) -> list[str]:
+        """Names of the files in the experiment's folder."""
+        return entries(self.path, fs.FileType.File)
+
     def trial_config(self, trial_id: str) -> dict:
         """The config a trial started with (its Tune params), labels such as `rerun_of` left out."""
-        text = self.read(f"{trial_id}/params.json")
-        if text is None:
-            raise SweepError(f"no trial {trial_id} in {self.path}: see `sweeps status {self.path}`")
-        return without_labels(json.loads(text))
+        config = self.read_json(f"{trial_id}/params.json")
+        if not isinstance(config, dict):
+            raise SweepError(f"no trial {trial_id} in {self.path} (or its params.json is damaged): see "
+                             f"`sweeps status {shlex.quote(self.path)}`")
+        return without_labels(config)
 
     def driver_state(self) -> str | None:
         """Whether the process that last ran this sweep lives: "alive", "gone", "elsewhere" (on another
         host, unknown from here), or None if none ever ran it."""
-        driver = json.loads(self.read(DRIVER_FILE) or "{}")
-        if not driver:
+        driver = self.read_json(DRIVER_FILE, {})
+        if not isinstance(driver, dict) or not {"host", "pid"} <= driver.keys():
             return None
         if driver["host"] != socket.gethostname():
             return "elsewhere"
+        return "alive" if process_alive(driver["pid"]) else "gone"
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Be the experiment's one writer while the block runs: a second `run` or `resume` of it stops with who
+        holds it. A lock whose process is gone (killed, or the machine rebooted) is taken over. Object stores have
+        no atomic create: there, a driver that is alive by its driver.json holds the experiment."""
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        if not self.is_local:
+            if self.driver_state() == "alive":
+                raise self.held_error(self.read_json(DRIVER_FILE))
+            yield
+            return
+        path = Path(self.path) / LOCK_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mine = path.with_name(f".{LOCK_FILE}.{holder['pid']}")
+        mine.write_text(json.dumps(holder))
+        while True:
+            try:
+                os.link(mine, path)  # atomic: the lock appears with its holder written, or not at all
+                mine.unlink()
+                break
+            except FileExistsError:
+                try:
+                    other = json.loads(path.read_text())
+                except (OSError, ValueError):
+                    other = {}
+                if not other or (other.get("host") == holder["host"] and not process_alive(other.get("pid", 0))):
+                    path.unlink(missing_ok=True)  # stale: its process is gone, or the file is garbage
+                    continue
+                mine.unlink()
+                raise self.held_error(other) from None
         try:
-            os.kill(driver["pid"], 0)
-        except ProcessLookupError:
-            return "gone"
-        except PermissionError:
-            return "alive"
-        cmdline = Path(f"/proc/{driver['pid']}/cmdline")  # after a reboot the pid may be another program's
-        return "gone" if cmdline.exists() and b"sweeps" not in cmdline.read_bytes() else "alive"
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+
+    def check_unlocked(self) -> None:
+        """Fail now, before data loads, where a live process holds the experiment's lock."""
+        try:
+            holder = json.loads((Path(self.path) / LOCK_FILE).read_text()) if self.is_local else {}
+        except (OSError, ValueError):
+            return
+        if holder.get("host") == socket.gethostname() and process_alive(holder.get("pid", 0)):
+            raise self.held_error(holder)
+
+    def held_error(self, holder: dict) -> SweepError:
+        since = time.strftime("%Y-%m-%d %H:%M", time.localtime(holder.get("since", holder.get("started", 0))))
+        return SweepError(f"{self.path} is being written by another sweep (pid {holder.get('pid')} on "
+                          f"{holder.get('host')}, since {since}): wait for it or stop it, or choose another --name")
 
     def sync_study(self, up: bool) -> None:
         """Copy the local journal into (up) or out of a remote experiment directory."""
@@ -118,14 +209,31 @@ class Experiment:
             pass
 
 
+def process_alive(pid: int) -> bool:
+    """Whether a sweep's process `pid` runs on this machine (after a reboot the pid may be another program's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    return not (cmdline.exists() and b"sweeps" not in cmdline.read_bytes() and b"python" not in cmdline.read_bytes())
+
+
 def subfolders(path: str) -> list[str]:
     """Names of the folders in `path` (a local folder or a URI), sorted; none if it does not exist."""
+    return entries(path, fs.FileType.Directory)
+
+
+def entries(path: str, kind: fs.FileType) -> list[str]:
+    """Names of the folders or files in `path` (a local folder or a URI), sorted; none if it does not exist."""
     filesystem, root = fs.FileSystem.from_uri(path if "://" in path else os.path.abspath(path))
     try:
-        entries = filesystem.get_file_info(fs.FileSelector(root))
+        found = filesystem.get_file_info(fs.FileSelector(root))
     except FileNotFoundError:
         return []
-    return sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in entries if e.type == fs.FileType.Directory)
+    return sorted(e.path.rstrip("/").rsplit("/", 1)[-1] for e in found if e.type == kind)
 
 
 def load_inputs(spec: SweepSpec, data_dir, cache_dir, offline: bool = False) -> tuple[Data, TrainedJudge | None]:
@@ -140,10 +248,20 @@ def load_inputs(spec: SweepSpec, data_dir, cache_dir, offline: bool = False) -> 
 
 def new_experiment(storage: str, name: str | None, model: str) -> Experiment:
     """A fresh experiment under `storage`: STORAGE/NAME, by default STORAGE/MODEL-DATE-TIME."""
-    storage = storage if "://" in storage else str(Path(storage).resolve())
+    if name is not None and (not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name in (".", "..")):
+        raise SweepError(f"--name {name!r}: an experiment's name is one folder name of letters, digits, '-', '_' and "
+                         "'.' (not '.' or '..'), e.g. gan-wide; --storage says where it goes")
+    if "://" not in storage:
+        folder = Path(storage).resolve()
+        existing = next(p for p in (folder, *folder.parents) if p.exists())  # made when the sweep writes
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise SweepError(f"--storage {storage}: {existing} is {'a file' if existing.is_file() else 'not writable'}:"
+                             " give a folder you can write to")
+        storage = str(folder)
     experiment = Experiment(storage, name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}")
+    experiment.check_unlocked()
     if experiment.read(SWEEP_FILE) is not None:
-        raise SweepError(f"{experiment.path} already holds a sweep: `sweeps resume {experiment.path}` to go on with"
+        raise SweepError(f"{experiment.path} already holds a sweep: `sweeps resume {shlex.quote(experiment.path)}` to go on with"
                          " it, or choose another --name")
     if not experiment.is_local:  # a local copy of a deleted experiment's journal would join the new study
         Path(experiment.study_journal).unlink(missing_ok=True)

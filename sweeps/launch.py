@@ -16,10 +16,11 @@ from pathlib import Path
 
 from ray import tune
 
-from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment
+from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving
 from sweeps.progress import Progress
-from sweeps.search import build_scheduler, build_searcher, param_space
+from sweeps.search import build_scheduler, build_searcher, movable, param_space
 from sweeps.spec import SweepError, SweepSpec, dump_spec
+from sweeps.trust import check_resumable, sign
 from trainables.data import Data
 from trainables.tune import build_trainable
 
@@ -30,6 +31,13 @@ PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-le
 
 def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):
     """Record the sweep file and environment, then run the sweep on the connected Ray; returns Tune's ResultGrid."""
+    with experiment.lock():
+        if experiment.read(SWEEP_FILE) is not None:  # another run of the same name got here first
+            raise SweepError(f"{experiment.path} already holds a sweep: choose another --name")
+        return run_new(experiment, spec, data, judge, command)
+
+
+def run_new(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):
     experiment.write(SWEEP_FILE, dump_spec(spec))
     experiment.write(ENVIRONMENT_FILE, json.dumps(describe_environment(data, command), indent=2))
     single = len(spec.metric) == 1
@@ -39,7 +47,7 @@ def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, comm
         tune_config=tune.TuneConfig(
             metric=spec.metric[0] if single else None,
             mode=spec.mode[0] if single else None,
-            search_alg=build_searcher(spec, experiment),
+            search_alg=movable(build_searcher(spec, experiment)),
             scheduler=build_scheduler(spec),
             num_samples=spec.num_samples,
             time_budget_s=spec.time_budget_s,
@@ -58,16 +66,18 @@ def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, comm
     return fit(experiment, tuner)
 
 
-def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge):
+def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, trust: bool = False):
     """Go on with an interrupted sweep: finished trials stay, unfinished ones restart from their last checkpoints.
 
     Errored trials already used their retries: they are reported, not rerun (and Ray 2.60's
     restart_errored=True with OptunaSearch crashes the driver)."""
-    if experiment.driver_state() == "alive":
-        driver = json.loads(experiment.read(DRIVER_FILE))
-        raise SweepError(f"{experiment.path} is still running (pid {driver['pid']}): wait for it, or stop it "
-                         "(Ctrl-C) and resume then")
-    recorded = json.loads(experiment.read(ENVIRONMENT_FILE) or "{}").get("data", {})
+    with experiment.lock():
+        check_resumable(experiment, trust)
+        return resume_unlocked(experiment, spec, data, judge)
+
+
+def resume_unlocked(experiment: Experiment, spec: SweepSpec, data: Data, judge):
+    recorded = experiment.read_json(ENVIRONMENT_FILE, {}).get("data", {})
     if recorded.get("fingerprint") not in (None, data.fingerprint):
         raise SweepError(f"the data differs from the sweep's ({recorded['fingerprint']} when it started, "
                          f"{data.fingerprint} now): give the --data-dir it started with")
@@ -117,9 +127,11 @@ def fit(experiment: Experiment, tuner: tune.Tuner):
     driver = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
     experiment.write(DRIVER_FILE, json.dumps(driver))
     try:
-        return tuner.fit()
+        with driving(experiment):
+            return tuner.fit()
     finally:
         experiment.sync_study(up=True)
+        sign(experiment)  # after Tune's last save
 
 
 def trial_dirname(trial) -> str:

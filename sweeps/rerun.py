@@ -52,7 +52,7 @@ def plan_rerun(experiment: Experiment, spec: SweepSpec, top: int, seeds: int, ep
 
 def version_warnings(source: Experiment, now: dict) -> list[str]:
     """How the code, packages and data of this rerun differ from the sweep's."""
-    then = json.loads(source.read(ENVIRONMENT_FILE) or "{}")
+    then = source.read_json(ENVIRONMENT_FILE, {})
     if not then:
         return [f"{source.path} has no {ENVIRONMENT_FILE}: cannot tell whether versions changed"]
     warnings = [f"{package} {old} in the sweep, {now['packages'].get(package)} now"

@@ -7,10 +7,11 @@ from typing import Any
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
-from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, Searcher
+from ray.train._internal.storage import get_fs_and_path
+from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlgorithm, Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.experiment import Experiment
+from sweeps.experiment import Experiment, driven
 from sweeps.spec import SweepSpec, holds
 
 
@@ -44,8 +45,13 @@ class StudySearch(OptunaSearch):
     """
 
     def __init__(self, *, experiment: Experiment, **kwargs):
-        self.experiment = experiment
+        self.recorded = experiment
         super().__init__(storage=open_study_storage(experiment.study_journal), study_name=experiment.name, **kwargs)
+
+    @property
+    def experiment(self) -> Experiment:
+        """Where the experiment is now: a restored searcher's recorded path is stale after a move or a copy."""
+        return driven(self.recorded)
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
@@ -92,7 +98,7 @@ def open_study_storage(journal: str) -> optuna.storages.JournalStorage:
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
 
 
-def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
+def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher | SearchAlgorithm:
     if spec.scheduler.type == "pbt":
         # Population-based training mutates trials itself and takes no search algorithm: the first
         # population is drawn at random from the same space.
@@ -118,6 +124,26 @@ def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher:
         experiment=experiment,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
+
+
+def movable(search: Searcher | SearchAlgorithm) -> SearchAlgorithm:
+    """A searcher in the trial generator that follows a moved experiment (population-based training's generator,
+    which draws from no searcher, does not)."""
+    return MovableSearch(search) if isinstance(search, Searcher) else search
+
+
+class MovableSearch(SearchGenerator):
+    """Tune's generator of trials from a searcher, which after a resume creates new trials where the experiment is
+    now: Ray 2.60 restores the experiment's location of the time with the generator's pickled state, so a moved or
+    copied experiment's new trials would be written into the original folder."""
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        here = driven(None)
+        if here is not None and self._experiment is not None:
+            filesystem, path = get_fs_and_path(here.storage)
+            storage = self._experiment.storage
+            storage.storage_filesystem, storage.storage_fs_path, storage.experiment_dir_name = filesystem, path, here.name
 
 
 def build_scheduler(spec: SweepSpec) -> FIFOScheduler:

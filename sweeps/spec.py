@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from trainables.config import ConfigError, parse_config
-from trainables.data import DATASETS
+from trainables.data import DATASETS, MIN_IMAGES
 from trainables.glo import HELD_OUT_METRICS
 from trainables.registry import MODELS, TUNE_METRICS, reported_metrics
 
@@ -43,8 +43,8 @@ class IntParam(Param):
 
 class FloatParam(Param):
     type: Literal["float"]
-    low: float
-    high: float
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
     log: bool = False
     step: float | None = Field(None, gt=0)
 
@@ -94,7 +94,7 @@ class Resources(Strict):
 
 class DataSpec(Strict):
     dataset: Literal[tuple(DATASETS)] = "mnist"  # type: ignore[valid-type]
-    limit: int | None = Field(None, ge=1, description="use only the first N images of each partition")
+    limit: int | None = Field(None, ge=MIN_IMAGES, description="use only the first N images of each partition")
 
 
 class SweepSpec(Strict):
@@ -103,7 +103,7 @@ class SweepSpec(Strict):
     model: Literal[tuple(MODELS)]  # type: ignore[valid-type]
     metric: list[str] = Field(min_length=1, description="a key the model reports; two or more for multi-objective")
     mode: list[Mode] = Field([], description="min or max per metric (default: the metric's better direction)")
-    num_samples: int = Field(ge=1, description="trials to run")
+    num_samples: int = Field(ge=1, le=1_000_000, description="trials to run")
     max_concurrent: int | None = Field(None, ge=1, description="trials at once (default: as many as fit)")
     resources: Resources = Resources()
     scheduler: Scheduler = Asha(type="asha")
@@ -115,7 +115,7 @@ class SweepSpec(Strict):
     fixed: dict[str, Any] = {}
     data: DataSpec = DataSpec()
     seed: int = Field(0, description="seeds the search; trials take `fixed.seed` (default 0)")
-    time_budget_s: float | None = Field(None, gt=0, description="stop starting trials after this many seconds")
+    time_budget_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="stop starting trials after this many seconds")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial, from its last checkpoint")
     presets: dict[str, dict[str, Any]] = {}
     description: str = ""
@@ -181,7 +181,12 @@ def load_spec(path: str | Path, preset: str | None = None, overrides: list[str] 
     if not path.is_file():
         shipped = ", ".join(str(p) for p in sorted((Path(__file__).parent / "specs").glob("*.yaml")))
         raise ConfigError([f"no sweep file at {path}: give the path of a YAML file, e.g. one of {shipped}"])
-    return read_spec(path.read_text(), str(path), preset, overrides)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path} is not a text file (not UTF-8): give a YAML sweep file, such as "
+                           "sweeps/specs/ae.yaml"]) from None
+    return read_spec(text, str(path), preset, overrides)
 
 
 def read_spec(text: str, source: str, preset: str | None = None, overrides: list[str] = ()) -> SweepSpec:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from trainables.config import STRICT_KEYS
+from trainables.config import MAX_EPOCHS, STRICT_KEYS
 from trainables.data import Data
 from trainables.metrics import EVAL_SEED, knn_accuracy, mse, psnr
 from trainables.models.ae import Autoencoder
@@ -24,7 +24,7 @@ class AEConfig:
     latent_dim: int = Field(10, ge=1, description="size of the latent code")
     lr: float = Field(0.01, gt=0, description="Adam learning rate")
     batch_size: int = Field(32, ge=1, description="images per step")
-    epochs: int = Field(10, ge=1, description="passes over the training partition")
+    epochs: int = Field(10, ge=1, le=MAX_EPOCHS, description="passes over the training partition")
     activation: Literal["relu", "leaky_relu"] = Field("relu", description="nonlinearity of encoder and decoder")
     channels: int = Field(32, ge=1, description="filters of the first convolution; the second has twice as many")
     seed: int = Field(0, description="seeds weights, batch order and noise")

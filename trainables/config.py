@@ -11,6 +11,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 # Unknown keys are errors, and strings from the command line are parsed ("16" -> 16).
 STRICT_KEYS = ConfigDict(extra="forbid")
+MAX_EPOCHS = 100_000  # an epoch count beyond any sweep: larger ones are typos
 
 C = TypeVar("C")
 LABELS = ("rerun_of",)  # keys of a trial's config that label it and are no model field

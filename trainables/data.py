@@ -12,6 +12,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,6 +60,9 @@ class DataError(Exception):
 
 class MissingDataError(DataError):
     """A dataset's files are missing and could not be fetched: offline, or no mirror answered."""
+
+
+MIN_IMAGES = 20  # the smallest limit a sweep file or --limit may set: below it batch norm and the k-NN probe fail
 
 
 @dataclass(frozen=True)
@@ -186,8 +190,11 @@ def load_split(raw: Path, images_name: str, labels_name: str) -> Split | None:
         return None
     images = torch.from_numpy(read_idx(images_path)).float().div_(255).unsqueeze(1)
     labels = torch.from_numpy(read_idx(labels_path)).long()
-    if images.shape[1:] != (1, 28, 28) or len(images) != len(labels):
-        raise DataError(f"{images_path} and {labels_path} do not hold matching 28x28 images and labels")
+    if images.shape[1:] != (1, 28, 28) or labels.dim() != 1 or len(images) != len(labels):
+        raise DataError(f"{images_path} and {labels_path} do not hold matching 28x28 images and labels; delete them "
+                        "and fetch them again")
+    if len(labels) and not 0 <= labels.min() <= labels.max() < 10:
+        raise DataError(f"{labels_path} holds labels outside 0-9; delete it and fetch it again")
     return Split(images, labels)
 
 
@@ -201,8 +208,11 @@ def find_idx(raw: Path, name: str) -> Path | None:
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file, gzipped or not (torchvision's own reader takes unzipped files only)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    try:
+        with opener(path, "rb") as f:
+            raw = f.read()
+    except (EOFError, OSError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise DataError(f"{path} is damaged ({e}); delete it and fetch it again") from None
     if len(raw) < 4 or raw[:2] != b"\0\0" or raw[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes; delete it and fetch it again")
     ndim = raw[3]

@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic.dataclasses import dataclass
 from torch.optim.swa_utils import AveragedModel
 
-from trainables.config import STRICT_KEYS
+from trainables.config import MAX_EPOCHS, STRICT_KEYS
 from trainables.data import Data
 from trainables.judge import Judge
 from trainables.metrics import EVAL_SEED, NUM_CLASSES, SampleScorer
@@ -36,7 +36,7 @@ class GANConfig:
     ema: float = Field(0.0, ge=0, lt=1, description="decay of a moving average of the generator's weights that "
                        "samples are drawn from (0: none, the report's; 0.999 averages about the last 1,000 steps)")
     batch_size: int = Field(64, ge=1, description="real images per step")
-    epochs: int = Field(20, ge=1, description="passes over the training partition")
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description="passes over the training partition")
     seed: int = Field(0, description="seeds weights, batch order and noise")
     eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
 

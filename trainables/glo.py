@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
-from trainables.config import STRICT_KEYS
+from trainables.config import MAX_EPOCHS, STRICT_KEYS
 from trainables.data import Data
 from trainables.gan import generate
 from trainables.judge import Judge
@@ -39,7 +39,7 @@ class GLOConfig:
     )
     gmm_components: int = Field(10, ge=1, description="mixture components of the gmm sampler")
     batch_size: int = Field(32, ge=1, description="images per step")
-    epochs: int = Field(15, ge=1, description="passes over the training partition")
+    epochs: int = Field(15, ge=1, le=MAX_EPOCHS, description="passes over the training partition")
     seed: int = Field(0, description="seeds weights, latents and batch order")
     eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
     encode_size: int = Field(250, ge=1, description="held-out images given latents each epoch, for k-NN and val_mse")

@@ -15,8 +15,11 @@ def seed_everything(seed: int) -> None:
 
 
 def snapshot(epoch: int, **parts) -> dict:
-    """Epoch, every RNG state and the state_dict of each part (models, optimisers)."""
-    rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Epoch, every RNG state and the state_dict of each part (models, optimisers): tensors and plain types only, so
+    that it loads with `torch.load(weights_only=True)`, which runs no code from the file."""
+    numpy = np.random.get_state(legacy=False)
+    numpy["state"]["key"] = torch.from_numpy(numpy["state"]["key"].astype(np.int64))
+    rng = {"python": random.getstate(), "numpy": numpy, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda"] = torch.cuda.get_rng_state_all()
     return {"epoch": epoch, "rng": rng, **{name: part.state_dict() for name, part in parts.items()}}
@@ -36,7 +39,8 @@ def restore(state: dict, **parts) -> int:
             part.load_state_dict(state[name])
     rng = state["rng"]
     random.setstate(rng["python"])
-    np.random.set_state(rng["numpy"])
+    numpy = rng["numpy"]
+    np.random.set_state({**numpy, "state": {**numpy["state"], "key": numpy["state"]["key"].numpy().astype(np.uint32)}})
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
@@ -44,5 +48,7 @@ def restore(state: dict, **parts) -> int:
 
 
 def batches(n: int, batch_size: int) -> list[torch.Tensor]:
-    """A fresh random order of range(n), cut into batches (from the global, checkpointed RNG)."""
-    return list(torch.randperm(n).split(batch_size))
+    """A fresh random order of range(n), cut into batches (from the global, checkpointed RNG); a last batch of one
+    image is left out, as batch normalisation cannot train on it."""
+    cut = list(torch.randperm(n).split(batch_size))
+    return cut[:-1] if len(cut) > 1 and len(cut[-1]) == 1 else cut

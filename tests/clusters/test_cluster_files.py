@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -64,6 +65,32 @@ def test_the_cluster_is_secure_by_default(name):
     assert config["file_mounts"]["~/.ray/auth_token"] == "~/.ray/auth_token"  # the user's token, not the repo's
     assert not config["provider"].get("security_group", {}).get("IpPermissions")  # no ports opened
     assert "ssh_private_key" not in config["auth"] or config["auth"]["ssh_private_key"].startswith("~/.ssh/")
+
+
+def test_the_aws_cluster_grants_least_privilege():
+    """Ray's own AWS bootstrap steps, which call AWS only where the file leaves a choice to them: here none."""
+    from ray.autoscaler._private.aws.config import _configure_iam_role, _configure_security_group
+
+    config = prepared(load("cluster.yaml"))
+    types = config["available_node_types"]
+    head = types[config["head_node_type"]]["node_config"]
+    assert _configure_iam_role(config) is config  # the head's own profile: no ray-autoscaler-v1 with full EC2/S3
+    assert head["IamInstanceProfile"] == {"Name": "latent-sweeps-head"}
+    assert _configure_security_group(config) is config  # the project's own group: no SSH from the world
+    for node_type in types.values():
+        node = node_type["node_config"]
+        assert node["SecurityGroupIds"] == ["sg-SET-ME"]  # EC2 refuses this id until the user sets theirs
+        assert node["MetadataOptions"]["HttpTokens"] == "required"  # IMDSv2 only
+        assert all(disk["Ebs"]["Encrypted"] for disk in node["BlockDeviceMappings"])
+    head_policy = json.loads((ROOT / "aws/head-policy.json").read_text())
+    for statement in head_policy["Statement"]:  # no blanket EC2, IAM or S3 rights
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any(a.endswith(":*") or a == "*" for a in actions)
+        if any(a in ("ec2:TerminateInstances", "ec2:RunInstances") for a in actions) and statement["Resource"] == "*":
+            assert "ray-cluster-name" in json.dumps(statement["Condition"])  # only this cluster's nodes
+    worker = json.loads((ROOT / "aws/worker-policy.json").read_text())
+    assert {a for s in worker["Statement"] for a in s["Action"]} <= {"s3:GetObject", "s3:PutObject",
+                                                                    "s3:DeleteObject", "s3:ListBucket"}
 
 
 # Written so that they do not match themselves.

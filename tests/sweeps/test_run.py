@@ -117,14 +117,14 @@ def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, r
 
 
 def test_errored_trials_are_reported_not_hidden(sweep, real_judge, tmp_path):
-    # A mixture of 10 components cannot be fitted to 8 training latents: each trial fails at its first evaluation.
+    # A mixture of 30 components cannot be fitted to 20 training latents: each trial fails at its first evaluation.
     status, experiment, output = sweep(
-        "glo.yaml", "--preset", "smoke", "--set", "data.limit=8", "--set", "fixed.sampler=gmm",
-        "--set", "fixed.gmm_components=10", "--set", "max_failures=0",
+        "glo.yaml", "--preset", "smoke", "--set", "data.limit=20", "--set", "fixed.sampler=gmm",
+        "--set", "fixed.gmm_components=30", "--set", "max_failures=0",
         "--set", "search={lr_latent: {type: float, low: 0.001, high: 0.1, log: true}}",
         "--set", "start_with=[]",
     )
-    assert status == 1 and output.count("errored: trial") == 2 and "n_components = 10" in output
+    assert status == 1 and output.count("errored: trial") == 2 and "n_components = 30" in output
     assert list(load_experiment(str(experiment))["status"]) == ["errored", "errored"]
     assert {t.state.name for t in load_study(experiment).trials} == {"FAIL"}
 
@@ -196,8 +196,12 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
     finished_rows = {t: (experiment / t / "progress.csv").read_text() for t in finished["trial_id"]}
 
     new_head = {"SWEEPS_CACHE_DIR": str(tmp_path / "new-head")}  # where the driver keeps a URI's journal
-    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", f"{root}/killed", *real_source.dir_args],
-                             capture_output=True, text=True, timeout=300, env=os.environ | new_head)
+    resume = [sys.executable, "-m", "sweeps.cli", "resume", f"{root}/killed", *real_source.dir_args]
+    refused = subprocess.run(resume, capture_output=True, text=True, timeout=300, env=os.environ | new_head)
+    assert refused.returncode == 2 and "--trust" in refused.stderr  # killed before it signed Ray's pickles
+    assert load_experiment(str(experiment)).equals(before)  # and nothing ran
+    resumed = subprocess.run([*resume, "--trust"], capture_output=True, text=True, timeout=300,
+                             env=os.environ | new_head)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     after = load_experiment(str(experiment))
     assert len(after) == samples and after["trial_id"].is_unique

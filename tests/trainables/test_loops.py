@@ -71,7 +71,7 @@ def test_resume_from_state_matches_an_uninterrupted_run(model, values, tiny, dig
     buffer = io.BytesIO()
     torch.save(state, buffer)  # as a checkpoint would hold it
     buffer.seek(0)
-    resumed = [m for m, _ in run(model, tiny, digits_judge, torch.load(buffer, weights_only=False), epochs=2, seed=3,
+    resumed = [m for m, _ in run(model, tiny, digits_judge, torch.load(buffer, weights_only=True), epochs=2, seed=3,
                                  **values)]
     assert first == straight[0]
     assert resumed == straight[1:]
