@@ -6,7 +6,6 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from analysis.results import best_checkpoint, best_trials, trial_table
@@ -17,6 +16,7 @@ from trainables.models.ae import Autoencoder
 from trainables.models.gan import Generator
 from trainables.models.glo import GLO
 from trainables.registry import MODELS
+from trainables.state import load_state
 from trainables.tune import STATE_FILE
 
 
@@ -48,16 +48,16 @@ def load_trained(path: str, trial_id: str | None = None, device: str = "cpu") ->
         raise SweepError(f"trial {trial_id} of {experiment.path} kept no checkpoint (it stopped before its first "
                          "epoch ended): choose another with --trial")
     with checkpoint.as_directory() as folder:
-        state = load_state(Path(folder) / STATE_FILE, device)
+        state = read_state(Path(folder) / STATE_FILE, device)
     cfg = parse_config(MODELS[spec.model].config, experiment.trial_config(trial_id))
     return TrainedModel(spec.model, cfg, build_network(spec.model, cfg, state).to(device).eval(), trial_id,
                         state["epoch"])
 
 
-def load_state(path: Path, device: str = "cpu") -> dict:
-    """A checkpoint's tensors and plain values: `weights_only` unpickling runs no code a file may carry."""
+def read_state(path: Path, device: str = "cpu") -> dict:
+    """A checkpoint's tensors and plain values, or a clear error: `weights_only` unpickling runs no code."""
     try:
-        return torch.load(path, map_location=device, weights_only=True)
+        return load_state(path, device)
     except pickle.UnpicklingError as e:
         raise SweepError(f"{path} holds more than tensors and plain values ({str(e).splitlines()[0]}): it was not "
                          "written by a sweep of this version, or was changed since; it is not loaded") from None

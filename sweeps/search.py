@@ -44,6 +44,8 @@ class StudySearch(OptunaSearch):
     both, which would end the sweep, so such results are left out of the study instead.
     """
 
+    recorded: Experiment | None = None  # None in searchers pickled before it was recorded: `driven` knows
+
     def __init__(self, *, experiment: Experiment, **kwargs):
         self.recorded = experiment
         super().__init__(storage=open_study_storage(experiment.study_journal), study_name=experiment.name, **kwargs)

@@ -25,6 +25,16 @@ def snapshot(epoch: int, **parts) -> dict:
     return {"epoch": epoch, "rng": rng, **{name: part.state_dict() for name, part in parts.items()}}
 
 
+# Checkpoints of earlier versions hold numpy's RNG state as an array: these rebuild plain arrays, and nothing else.
+EARLIER_ARRAYS = [np._core.multiarray._reconstruct, np.ndarray, np.dtype, np.dtypes.UInt32DType]
+
+
+def load_state(path, device: torch.device | str = "cpu") -> dict:
+    """A `snapshot` from a file: tensors and plain values only (`weights_only`), so that loading runs no code."""
+    with torch.serialization.safe_globals(EARLIER_ARRAYS):
+        return torch.load(path, map_location=device, weights_only=True)
+
+
 def restore(state: dict, **parts) -> int:
     """Load a `snapshot` into the parts and the RNGs; returns the epoch it was taken after."""
     for name, part in parts.items():
@@ -40,7 +50,9 @@ def restore(state: dict, **parts) -> int:
     rng = state["rng"]
     random.setstate(rng["python"])
     numpy = rng["numpy"]
-    np.random.set_state({**numpy, "state": {**numpy["state"], "key": numpy["state"]["key"].numpy().astype(np.uint32)}})
+    if isinstance(numpy, dict):  # else a checkpoint of an earlier version: numpy's own tuple
+        numpy = {**numpy, "state": {**numpy["state"], "key": numpy["state"]["key"].numpy().astype(np.uint32)}}
+    np.random.set_state(numpy)
     torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])

@@ -15,6 +15,7 @@ from trainables.config import parse_config, without_labels
 from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
 from trainables.registry import MODELS, fit_model, pick_device
+from trainables.state import load_state
 
 STATE_FILE = "state.pt"
 
@@ -37,7 +38,7 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
     state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
-            state = torch.load(Path(folder) / STATE_FILE, map_location=device, weights_only=True)
+            state = load_state(Path(folder) / STATE_FILE, device)
     built_judge = judge.build(device) if judge is not None else None
     node = {"node_id": ray.get_runtime_context().get_node_id()}  # which node ran each epoch, on a cluster
     for metrics, state in fit_model(model, cfg, from_arrays(arrays), built_judge, device, state):

@@ -390,3 +390,19 @@ def test_an_interrupted_sweep_moved_elsewhere_resumes_there_and_leaves_the_origi
     trials = load_experiment(str(moved))
     assert len(trials) == 3 and set(trials["status"]) == {"finished"}
     assert snapshot(original) == before
+
+
+def test_checkpoints_of_the_earlier_version_still_load_and_resume(tmp_path):
+    """Before RNG states were tensors, numpy's was pickled as an array: weights-only loading accepts plain arrays."""
+    import random
+
+    from trainables.state import load_state, restore
+
+    network = torch.nn.Linear(2, 2)
+    earlier = {"epoch": 4, "rng": {"python": random.getstate(), "numpy": np.random.get_state(),
+                                   "torch": torch.get_rng_state()}, "model": network.state_dict()}
+    torch.save(earlier, tmp_path / "state.pt")
+    expected = np.random.rand()
+    np.random.rand(5)
+    assert restore(load_state(tmp_path / "state.pt"), model=network) == 4
+    assert np.random.rand() == expected
