@@ -174,7 +174,8 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
     root = str(tmp_path) if storage == "path" else f"file://{tmp_path}"
     command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", root,
                "--name", "killed", *real_source.sweep_args, "--set", f"num_samples={samples}",
-               "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2"]
+               "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2",
+               "--set", "data.limit=2000"]  # epochs of a second or two: a trial outlasts the kill's 1.5 s wait
     log = tmp_path / "run.out"
     with log.open("w") as out:
         driver = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
