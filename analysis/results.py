@@ -78,6 +78,11 @@ class TrialRecord:
 def read_trials(experiment: Experiment) -> list[TrialRecord]:
     """Every trial of an experiment, from Tune's newest experiment state and each trial's result.json, read as plain
     JSON: Tune's own loaders unpickle parts of them, which must never run on a folder that came from elsewhere."""
+    return [TrialRecord(*state, read_history(experiment, state[2])) for state in trial_states(experiment)]
+
+
+def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
+    """Each trial's id, Tune status, folder and config, from Tune's newest experiment state."""
     names = [n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json")]
     if not names:
         if any(experiment.read(f"{folder}/params.json") is not None for folder in subfolders(experiment.path)):
@@ -87,12 +92,10 @@ def read_trials(experiment: Experiment) -> list[TrialRecord]:
     state_file = max(names)
     try:
         states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
-        trials = [(s["trial_id"], s["status"], s["relative_logdir"], s["config"]) for s in states]
+        return [(s["trial_id"], s["status"], s["relative_logdir"], s["config"]) for s in states]
     except (ValueError, KeyError, TypeError) as e:
         raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where it "
                          f"ran, or delete that file to see the trials of an earlier state") from None
-    return [TrialRecord(trial_id, status, folder, config, read_history(experiment, folder))
-            for trial_id, status, folder, config in trials]
 
 
 def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
@@ -108,20 +111,20 @@ def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
 
 def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
     """A trial's best kept checkpoint by the sweep's metric, else its latest; None if it kept none."""
-    trial = next((t for t in read_trials(experiment) if t.trial_id == trial_id), None)
-    if trial is None:
+    folder = next((folder for tid, _, folder, _ in trial_states(experiment) if tid == trial_id), None)
+    if folder is None:
         raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
-    history, metric = trial.history, spec.metric[0]
+    history, metric = read_history(experiment, folder), spec.metric[0]  # this trial's only
     if "checkpoint_dir_name" not in history:
         return None
-    kept = history[history["checkpoint_dir_name"].isin(subfolders(f"{experiment.path}/{trial.folder}"))]
+    kept = history[history["checkpoint_dir_name"].isin(subfolders(f"{experiment.path}/{folder}"))]
     if kept.empty:
         return None
     scored = kept.dropna(subset=[metric]) if metric in kept else kept.iloc[:0]
     if len(scored):
         kept = scored.sort_values(metric, ascending=spec.mode[0] == "min", kind="stable")
-        return checkpoint_at(experiment, trial.folder, kept["checkpoint_dir_name"].iloc[0])
-    return checkpoint_at(experiment, trial.folder, kept["checkpoint_dir_name"].iloc[-1])
+        return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[0])
+    return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[-1])
 
 
 def checkpoint_at(experiment: Experiment, folder: str, name: str):
@@ -315,8 +318,8 @@ def list_experiments(storage: str) -> pd.DataFrame:
         try:
             experiment, spec = open_experiment(path)
             table = trial_table(experiment, spec)
-        except (SweepError, ConfigError) as e:  # one damaged experiment hides none of the others
-            rows.append({"experiment": name, "state": f"unreadable: {str(e).splitlines()[0]}"})
+        except (SweepError, ConfigError):  # one damaged experiment hides none of the others
+            rows.append({"experiment": name, "state": f"unreadable (`sweeps status {name}` says why)"})
             continue
         best = table[f"best_{spec.metric[0]}"].iloc[0] if f"best_{spec.metric[0]}" in table else math.nan
         rows.append({
@@ -324,4 +327,4 @@ def list_experiments(storage: str) -> pd.DataFrame:
             "trials": f"{len(table)}/{spec.num_samples}", "best": best,
             "state": sweep_state(experiment, table, spec.num_samples).split(":")[0] if len(table) else "starting",
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["experiment", "model", "metric", "trials", "best", "state"])

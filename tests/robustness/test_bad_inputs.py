@@ -26,6 +26,7 @@ import torch
 
 from sweeps.cli import main
 from tests.conftest import load_digits_28, write_idx
+from tests.drivers import kill_after_first_trial
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 
@@ -364,21 +365,10 @@ def test_an_interrupted_sweep_moved_elsewhere_resumes_there_and_leaves_the_origi
     """Kill a driver mid-sweep, copy its experiment to another folder under another name, resume the copy: it ends
     with every trial, and the original (still there) is not written to."""
     original = tmp_path / "runs" / "first"
-    command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", str(tmp_path / "runs"),
-               "--name", "first", *real_source.sweep_args, "--set", "num_samples=3", "--set", "fixed.epochs=3",
-               "--set", "scheduler={type: none}", "--set", "data.limit=300", "--set", "max_concurrent=1"]
-    log = tmp_path / "run.out"
-    with log.open("w") as out:
-        driver = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while "1 finished" not in log.read_text():
-            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        time.sleep(1.5)  # Tune snapshots the experiment every second
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
+    kill_after_first_trial(["run", str(SPECS / "ae.yaml"), "--storage", str(tmp_path / "runs"), "--name", "first",
+                            *real_source.sweep_args, "--set", "num_samples=3", "--set", "fixed.epochs=3",
+                            "--set", "scheduler={type: none}", "--set", "data.limit=300", "--set", "max_concurrent=1"],
+                           tmp_path / "run.out")
     before = settled(original)  # the killed run's workers may write a last checkpoint as they die
     moved = tmp_path / "elsewhere" / "second"
     shutil.copytree(original, moved)

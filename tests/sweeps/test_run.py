@@ -3,10 +3,8 @@
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -17,6 +15,7 @@ from analysis import describe_experiment, load_experiment
 from sweeps.cli import main
 from sweeps.experiment import STUDY_FILE, open_experiment
 from sweeps.search import open_study_storage
+from tests.drivers import kill_after_first_trial
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 pytestmark = pytest.mark.ray
@@ -172,24 +171,11 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
     experiment = tmp_path / "killed"
     epochs, samples = 4, 4
     root = str(tmp_path) if storage == "path" else f"file://{tmp_path}"
-    command = [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--storage", root,
-               "--name", "killed", *real_source.sweep_args, "--set", f"num_samples={samples}",
-               "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}", "--set", "max_concurrent=2",
+    command = ["run", str(SPECS / "ae.yaml"), "--storage", root, "--name", "killed", *real_source.sweep_args,
+               "--set", f"num_samples={samples}", "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}",
+               "--set", "max_concurrent=2",
                "--set", "data.limit=2000"]  # epochs of a second or two: a trial outlasts the kill's 1.5 s wait
-    log = tmp_path / "run.out"
-    with log.open("w") as out:
-        driver = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 240
-        while "1 finished" not in log.read_text():
-            assert driver.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        assert "state: running" in describe_experiment(str(experiment))
-        time.sleep(1.5)  # Tune snapshots the experiment every second: let it record the finished trial
-        os.kill(driver.pid, signal.SIGKILL)
-        driver.wait()
-    finally:
-        with_session_killed(driver.pid)
+    kill_after_first_trial(command, tmp_path / "run.out", lambda: assert_running(experiment))
     assert "interrupted: `sweeps resume" in describe_experiment(str(experiment))
     before = load_experiment(str(experiment))
     finished = before[before["status"] == "finished"]
@@ -218,9 +204,5 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
     assert states.count("COMPLETE") == samples and "RUNNING" not in states
 
 
-def with_session_killed(pid: int) -> None:
-    """Whatever the killed driver left behind (Ray's own processes) goes too."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+def assert_running(experiment: Path) -> None:
+    assert "state: running" in describe_experiment(str(experiment))
