@@ -17,14 +17,17 @@ from trainables.config import ConfigError
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
 
 
-def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None) -> str:
+def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None,
+                  stops_early: bool = True) -> str:
     """What became of a trial: running, pending, finished (its epochs, or the sweep's time per trial), stopped
-    (early), diverged, errored or paused."""
+    (early, by a scheduler that `stops_early`), diverged, errored or paused."""
     if status == "ERROR":
         return "errored"
     if status == "TERMINATED":
         if result.get("diverged"):
             return "diverged"
+        if not stops_early:  # PBT ends no trial early; its result.json may lack the last epochs (Ray's resync)
+            return "finished"
         timed_out = time_limit_s is not None and result.get("time_total_s", 0) >= time_limit_s
         return "finished" if result.get("epoch", 0) >= epochs or timed_out else "stopped"
     return status.lower()
@@ -45,7 +48,8 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
         result = history.iloc[-1].dropna().to_dict() if len(history) else {}
         row = {
             "trial_id": trial.trial_id,
-            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s),
+            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s,
+                                    spec.scheduler.type == "asha"),
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }

@@ -113,6 +113,11 @@ def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, r
     assert any(len(values) > 2 for values in searched.values())  # a config changed mid-training
     for name, values in searched.items():
         assert all(spec["search"][name]["low"] <= v <= spec["search"][name]["high"] for v in values)
+    # A trial PBT paused and restarted gets its result.json back from storage, which may lag by the last epochs:
+    # PBT stops no trial early, so it still counts as finished.
+    result = experiment / trials["trial_id"].iloc[0] / "result.json"
+    result.write_text("".join(result.read_text().splitlines(keepends=True)[:-1]))
+    assert set(load_experiment(str(experiment))["status"]) == {"finished"}
 
 
 def test_errored_trials_are_reported_not_hidden(sweep, real_judge, tmp_path):
