@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 from urllib.parse import quote
@@ -13,16 +14,16 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from analysis import figures, gallery
+from analysis import figures
 from analysis.checkpoints import TrainedModel, load_trained
 from analysis.gallery import Panel
 from analysis.results import (
-    best_trials, latest_rerun, learning_curves, mean_std_text, parameter_importance, rank_correlation, rerun_summary,
-    shown_columns, start_trial, sweep_cost, trial_table,
+    Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text, open_results,
+    parameter_importance, rank_correlation, rerun_summary, shown_columns, start_trial, sweep_cost,
 )
-from sweeps.experiment import Experiment, load_inputs, open_experiment
-from sweeps.spec import SweepError, SweepSpec
-from trainables.config import format_value
+from sweeps.errors import SweepError
+from sweeps.experiment import Experiment, load_inputs
+from sweeps.spec import SweepSpec
 from trainables.data import Data
 from trainables.judge import Judge
 from trainables.metrics import SampleScorer
@@ -30,7 +31,6 @@ from trainables.metrics import SampleScorer
 log = logging.getLogger(__name__)
 
 CALIBRATION_SIZE = 1000  # images scored per row, as a trial scores its samples each epoch
-TITLES = {"ae": "Autoencoder", "dae": "Denoising autoencoder", "gan": "GAN", "glo": "GLO"}
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 figure { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 100%; }
@@ -74,41 +74,43 @@ def write_report(paths: list[str], out: str | Path, data_dir=None, cache_dir=Non
 
 def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, seed: int) -> tuple[str, dict, Shown]:
     """The experiment's part of the page, its line of the overview table, and what it showed."""
-    experiment, spec = open_experiment(path)
+    results = open_results(path)
+    experiment, spec, table = results.experiment, results.spec, results.table
     metric, mode = spec.metric[0], spec.mode[0]
     log.info("report: %s", experiment.path)
-    table = trial_table(experiment, spec)
     data, judge = load_inputs(spec, data_dir, cache_dir)
     judge = judge.build() if judge is not None else None
-    rerun = latest_rerun(experiment.path)
+    rerun_path = latest_rerun(experiment.path)
+    rerun = open_results(rerun_path) if rerun_path else None
     summary = rerun_summary(rerun) if rerun else None
-    source, best = figure_source(experiment.path, table, rerun, summary, metric, mode)
+    source, best = figure_source(results, rerun, summary)
     trained = load_trained(source, best["trial_id"])
-    parts = [f"<h2>{TITLES[spec.model]}: <code>{html.escape(experiment.name)}</code></h2>",
+    title = spec.family.title
+    parts = [f"<h2>{title}: <code>{html.escape(experiment.name)}</code></h2>",
              f"<p>{html.escape(spec.description)}. {len(table)} trials on {html.escape(data.name)} "
              f"({len(data.train)} training images), searched by {metric} ({mode}). "
              f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
              best_config_html(source, spec, trained, summary)]
     parts.append("<h3>Figures of the best model</h3>")
-    parts += [panel_html(out, name, panel) for panel in gallery.model_panels(trained, data, judge, seed)]
+    parts += [panel_html(out, name, panel) for panel in spec.family.panels(trained, data, judge, seed)]
     parts.append("<h3>The sweep</h3>")
-    parts += [panel_html(out, name, panel) for panel in sweep_panels(path, table, spec)]
-    parts.append("<h3>Trials</h3>" + trials_html(experiment.path, name, table, spec, data, out, seed))
+    parts += [panel_html(out, name, panel) for panel in sweep_panels(results)]
+    parts.append("<h3>Trials</h3>" + trials_html(results, name, data, out, seed))
     start = start_trial(table, spec)
     row = {
-        "model": f'<a href="#{html.escape(quote(name))}">{TITLES[spec.model]}</a>', "experiment": html.escape(experiment.name),
+        "model": f'<a href="#{html.escape(quote(name))}">{title}</a>', "experiment": html.escape(experiment.name),
         "trials": len(table), "metric": f"{metric} ({mode})",
         "report's config": "—" if start is None else format_value(start[f"best_{metric}"]),
         "sweep best": format_value(table[f"best_{metric}"].iloc[0]), "rerun: mean ± std": rerun_text(summary),
     }
-    shown = Shown(TITLES[spec.model], spec.model, data, judge, trained, start_model(path, start))
+    shown = Shown(title, data, judge, trained, start_model(results, start))
     return f'<section id="{html.escape(quote(name))}">' + "".join(parts) + "</section>", row, shown
 
 
-def start_model(path: str, start: pd.Series | None) -> TrainedModel | None:
+def start_model(results: Results, start: pd.Series | None) -> TrainedModel | None:
     """The report's own configuration's trained model, for the calibration table; None if unreadable."""
     try:
-        return None if start is None else load_trained(path, start["trial_id"])
+        return None if start is None else load_trained(results, start["trial_id"])
     except SweepError as e:
         log.warning("report: the report's configuration is left out of the calibration table: %s", e)
         return None
@@ -119,7 +121,6 @@ class Shown:
     """What an experiment's section showed, for the calibration table: its data, judge and models."""
 
     title: str
-    model: str
     data: Data
     judge: Judge | None
     trained: TrainedModel  # the figures' model
@@ -134,8 +135,8 @@ def calibration_html(shown: list[Shown], seed: int) -> str:
         return ""
     data = generative[0].data
     rows = [(generative[0], f"real held-out digits ({data.name})", data.test.images[:CALIBRATION_SIZE])]
-    rows += [(generative[0], f"{ae.title}: reconstructions of them (trial {ae.trained.trial_id})",
-              images_of(ae.trained, seed, data)) for ae in shown if ae.model == "ae"]
+    rows += [(generative[0], f"{s.title}: reconstructions of them (trial {s.trained.trial_id})",
+              images_of(s.trained, seed, data)) for s in shown if not s.trained.family.samples]
     for s in generative:
         if s.start is not None:
             rows.append((s, f"{s.title}: samples, the report's configuration (trial {s.start.trial_id})",
@@ -152,8 +153,8 @@ def calibration_html(shown: list[Shown], seed: int) -> str:
 
 
 def images_of(trained: TrainedModel, seed: int, data: Data | None = None) -> torch.Tensor:
-    """CALIBRATION_SIZE samples (GAN, GLO) or reconstructions of test digits (AE), (N, 1, 28, 28)."""
-    return torch.from_numpy(gallery.draw_samples(trained, CALIBRATION_SIZE, seed, data)).unsqueeze(1)
+    """CALIBRATION_SIZE samples, or reconstructions of test digits, (N, 1, 28, 28)."""
+    return torch.from_numpy(trained.images(CALIBRATION_SIZE, seed, data)).unsqueeze(1)
 
 
 def rerun_text(summary: pd.DataFrame | None) -> str:
@@ -164,24 +165,25 @@ def rerun_text(summary: pd.DataFrame | None) -> str:
     return mean_std_text(top["mean"], top["std"], top["count"])
 
 
-def figure_source(path: str, table: pd.DataFrame, rerun: str | None, summary: pd.DataFrame | None, metric: str,
-                  mode: str) -> tuple[str, pd.Series]:
+def figure_source(results: Results, rerun: Results | None, summary: pd.DataFrame | None
+                  ) -> tuple[Results, pd.Series]:
     """Where the figures come from, and that trial's row: the best seed (at its best epoch, whose checkpoint is
     kept) of the rerun config with the best mean; else the sweep's best trial."""
+    metric, mode = results.spec.metric[0], results.spec.mode[0]
     if rerun is None or summary["mean"].isna().all():
-        source, best = path, best_trials(table, metric, mode, k=1)
+        source, best = results, best_trials(results.table, metric, mode, k=1)
     else:
-        top = summary.sort_values("rerun_rank").iloc[0]["rerun_of"]
-        runs = trial_table(*open_experiment(rerun))
+        top, runs = summary.sort_values("rerun_rank").iloc[0]["rerun_of"], rerun.table
         source, best = rerun, best_trials(runs[runs["config/rerun_of"] == top], metric, mode, k=1)
     if best.empty:
-        raise SweepError(f"no trial of {path} reported {metric} yet: nothing to show")
+        raise SweepError(f"no trial of {results.path} reported {metric} yet: nothing to show")
     return source, best.iloc[0]
 
 
-def best_config_html(source: str, spec: SweepSpec, trained: TrainedModel, summary: pd.DataFrame | None) -> str:
+def best_config_html(source: Results, spec: SweepSpec, trained: TrainedModel, summary: pd.DataFrame | None) -> str:
     metric = spec.metric[0]
-    config = {k: getattr(trained.cfg, k) for k in spec.search if hasattr(trained.cfg, k)}
+    values = dataclasses.asdict(trained.cfg)
+    config = {k: values[k] for k in spec.search if k in values}
     lines = [f"<h3>Best config</h3><p>Figures below come from trial <code>{trained.trial_id}</code> "
              f"(checkpoint after epoch {trained.epoch}): "
              + ", ".join(f"<code>{k}={format_value(v)}</code>" for k, v in config.items()) + "</p>"]
@@ -206,8 +208,9 @@ def metrics_table(metrics: dict) -> str:
     return frame.to_html(index=False, border=0)
 
 
-def sweep_panels(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[Panel]:
+def sweep_panels(results: Results) -> list[Panel]:
     """Optimisation history, metric against each parameter, learning curves, importance, distribution."""
+    table, spec = results.table, results.spec
     metric, mode = spec.metric[0], spec.mode[0]
     best = f"best_{metric}"
     if best not in table or table[best].notna().sum() == 0:
@@ -222,7 +225,7 @@ def sweep_panels(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[Panel]
         params = params.rename(columns=lambda c: c.removeprefix("config/"))
         panels.append(Panel("params", figures.plot_metric_vs_params(params, metric, kinds),
                             f"Each trial's best {metric} against each searched parameter."))
-    curves = learning_curves(path)
+    curves = learning_curves(results)
     curves = curves[curves["metric"] == metric].rename(columns={"value": metric})
     stopped = set(table.loc[table["status"] == "stopped", "trial_id"])
     if len(curves):
@@ -230,7 +233,7 @@ def sweep_panels(path: str, table: pd.DataFrame, spec: SweepSpec) -> list[Panel]
                             f"{metric} after each epoch of every trial; x marks where the scheduler stopped a trial "
                             "early."))
     try:
-        importance = parameter_importance(path)
+        importance = parameter_importance(results)
     except SweepError as e:  # the other panels stand without it
         log.warning("report: %s", e)
         importance = ()
@@ -252,13 +255,14 @@ def cost_text(table: pd.DataFrame) -> str:
             + f"; {cost['stopped_share']:.0%} of it went to trials stopped early.")
 
 
-def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data, out: Path, seed: int) -> str:
-    """The trial table, with a thumbnail of each trial's samples (GAN, GLO) or reconstructions (AE, DAE)."""
-    view = table[shown_columns(spec, table)].map(lambda v: html.escape(v) if isinstance(v, str) else v)
+def trials_html(results: Results, name: str, data, out: Path, seed: int) -> str:
+    """The trial table, with a thumbnail of each trial's samples or reconstructions."""
+    table = results.table
+    view = table[shown_columns(results.spec, table)].map(lambda v: html.escape(v) if isinstance(v, str) else v)
     thumbnails = []
     for trial_id, status in zip(table["trial_id"], table["status"]):
         try:
-            trained = load_trained(path, trial_id) if status in ("finished", "stopped") else None
+            trained = load_trained(results, trial_id) if status in ("finished", "stopped") else None
         except SweepError as e:  # one damaged checkpoint costs its thumbnail, not the report
             log.warning("report: no thumbnail of trial %s: %s", trial_id, e)
             thumbnails.append("—")
@@ -266,7 +270,7 @@ def trials_html(path: str, name: str, table: pd.DataFrame, spec: SweepSpec, data
         if trained is None:
             thumbnails.append("")
             continue
-        images = gallery.draw_samples(trained, 9, seed, data)
+        images = trained.images(9, seed, data)
         thumbnails.append(image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
     view.insert(0, "images", thumbnails)
     view.columns = [c.removeprefix("config/") for c in view.columns]

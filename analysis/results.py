@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
-from sweeps.spec import SweepError, SweepSpec
+from sweeps.errors import SweepError
+from sweeps.spec import SweepSpec
 from trainables.config import ConfigError
 
 FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
@@ -26,24 +27,59 @@ def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | 
     if status == "TERMINATED":
         if result.get("diverged"):
             return "diverged"
-        if not stops_early:  # PBT ends no trial early; its result.json may lack the last epochs (Ray's resync)
+        if not stops_early:  # population-based training ends no trial early
             return "finished"
         timed_out = time_limit_s is not None and result.get("time_total_s", 0) >= time_limit_s
         return "finished" if result.get("epoch", 0) >= epochs or timed_out else "stopped"
     return status.lower()
 
 
+@dataclass
+class Results:
+    """An experiment read once: where it is, its sweep file, its trials as Tune left them and the trial table.
+    Analysis functions take one (or a path, which they open)."""
+
+    experiment: Experiment
+    spec: SweepSpec
+    trials: list[TrialRecord]
+    table: pd.DataFrame  # load_experiment's
+
+    @property
+    def path(self) -> str:
+        return self.experiment.path
+
+    def trial(self, trial_id: str) -> TrialRecord:
+        found = next((t for t in self.trials if t.trial_id == trial_id), None)
+        if found is None:
+            raise SweepError(f"no trial {trial_id} in {self.path}: see `sweeps status {self.path}`")
+        return found
+
+
+def open_results(source: str | Results) -> Results:
+    """The experiment at a path or URI (an experiment's or a rerun's folder), read once; a Results as it is."""
+    if isinstance(source, Results):
+        return source
+    experiment, spec = open_experiment(source)
+    trials = read_trials(experiment)
+    return Results(experiment, spec, trials, table_of(trials, spec))
+
+
 def load_experiment(path: str) -> pd.DataFrame:
     """One row per trial: trial_id, status, epochs, wall time, the last epoch's metrics, the best value of
     the sweep's metric and its epoch, and `config/<name>` columns. Works while the sweep runs, too."""
-    return trial_table(*open_experiment(path))
+    return open_results(path).table
 
 
 def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
+    """load_experiment's table of an opened experiment."""
+    return table_of(read_trials(experiment), spec)
+
+
+def table_of(trials: list[TrialRecord], spec: SweepSpec) -> pd.DataFrame:
     metric, mode = spec.metric[0], spec.mode[0]
     cpus, gpus = spec.resources.cpu, spec.resources.gpu
     reported, rows = spec.reported_metrics(), []
-    for trial in read_trials(experiment):
+    for trial in trials:
         history = trial.history
         result = history.iloc[-1].dropna().to_dict() if len(history) else {}
         row = {
@@ -113,12 +149,10 @@ def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
     return pd.DataFrame([{k: v for k, v in row.items() if k != "config"} for row in rows if isinstance(row, dict)])
 
 
-def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
+def best_checkpoint(results: Results, trial_id: str):
     """A trial's best kept checkpoint by the sweep's metric, else its latest; None if it kept none."""
-    folder = next((folder for tid, _, folder, _ in trial_states(experiment) if tid == trial_id), None)
-    if folder is None:
-        raise SweepError(f"no trial {trial_id} in {experiment.path}: see `sweeps status {experiment.path}`")
-    history, metric = read_history(experiment, folder), spec.metric[0]  # this trial's only
+    experiment, metric, trial = results.experiment, results.spec.metric[0], results.trial(trial_id)
+    history, folder = trial.history, trial.folder
     if "checkpoint_dir_name" not in history:
         return None
     kept = history[history["checkpoint_dir_name"].isin(subfolders(f"{experiment.path}/{folder}"))]
@@ -126,7 +160,7 @@ def best_checkpoint(experiment: Experiment, spec: SweepSpec, trial_id: str):
         return None
     scored = kept.dropna(subset=[metric]) if metric in kept else kept.iloc[:0]
     if len(scored):
-        kept = scored.sort_values(metric, ascending=spec.mode[0] == "min", kind="stable")
+        kept = scored.sort_values(metric, ascending=results.spec.mode[0] == "min", kind="stable")
         return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[0])
     return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[-1])
 
@@ -137,15 +171,15 @@ def checkpoint_at(experiment: Experiment, folder: str, name: str):
     return tune.Checkpoint(f"{experiment.path}/{folder}/{name}")
 
 
-def learning_curves(path: str) -> pd.DataFrame:
+def learning_curves(source: str | Results) -> pd.DataFrame:
     """Every reported metric of every epoch of every trial, long format: trial_id, epoch, time_total_s,
     metric, value (`.pivot_table(index=["trial_id", "epoch"], columns="metric")` makes it wide)."""
-    experiment, spec = open_experiment(path)
-    reported = [k for k in spec.reported_metrics() if k not in ("time_total_s", "time_this_iter_s")]
+    results = open_results(source)
+    reported = [k for k in results.spec.reported_metrics() if k not in ("time_total_s", "time_this_iter_s")]
     frames = [
         t.history.assign(trial_id=t.trial_id)[["trial_id", "epoch", "time_total_s",
                                                *(k for k in reported if k in t.history)]]
-        for t in read_trials(experiment) if "epoch" in t.history
+        for t in results.trials if "epoch" in t.history
     ]
     if not frames:
         return pd.DataFrame(columns=["trial_id", "epoch", "time_total_s", "metric", "value"])
@@ -178,19 +212,20 @@ def sweep_cost(trials: pd.DataFrame) -> dict[str, float]:
     cpu_s, gpu_s = trials["cpu_s"].sum(), trials["gpu_s"].sum()
     stopped = trials.loc[trials["status"] == "stopped", "cpu_s"].sum()
     return {
-        "trials": len(trials), "wall_s_trials": trials["time_total_s"].sum(), "cpu_s": cpu_s, "gpu_s": gpu_s,
+        "trials": len(trials), "cpu_s": cpu_s, "gpu_s": gpu_s,
         "stopped_share": stopped / cpu_s if cpu_s else 0.0,
     }
 
 
-def parameter_importance(path: str, metric: str | None = None) -> pd.Series:
+def parameter_importance(source: str | Results, metric: str | None = None) -> pd.Series:
     """How much each searched parameter explains `metric` (default: the sweep's first), by Optuna's fANOVA
     evaluator on the stored study; empty for a study too small to tell (fewer than two completed trials)."""
     import optuna
 
-    from sweeps.search import open_study_storage
+    from sweeps.experiment import open_study_storage
 
-    experiment, spec = open_experiment(path)
+    results = open_results(source)
+    experiment, spec = results.experiment, results.spec
     metric = metric or spec.metric[0]
     if spec.scheduler.type == "pbt":  # population-based training keeps no study
         return pd.Series(dtype=float, name=metric)
@@ -216,16 +251,15 @@ def parameter_importance(path: str, metric: str | None = None) -> pd.Series:
     return pd.Series(importance, name=metric, dtype=float)
 
 
-def rerun_summary(path: str) -> pd.DataFrame:
+def rerun_summary(source: str | Results) -> pd.DataFrame:
     """One row per rerun config: the trial it came from, its sweep rank and value, and the mean, std and count
     of the metric's best epoch over the rerun's seeds (the sweep's value is its trial's best epoch too), with its
     rank among the reruns."""
-    experiment, spec = open_experiment(path)
-    record = experiment.read_json(RERUN_FILE)
+    results = open_results(source)
+    record = results.experiment.read_json(RERUN_FILE)
     if record is None:
-        raise SweepError(f"{path} is no rerun (no {RERUN_FILE}): give a folder under EXPERIMENT/{RERUNS}/")
-    metric, mode = spec.metric[0], spec.mode[0]
-    table = trial_table(experiment, spec)
+        raise SweepError(f"{results.path} is no rerun (no {RERUN_FILE}): give a folder under EXPERIMENT/{RERUNS}/")
+    metric, mode, table = results.spec.metric[0], results.spec.mode[0], results.table
     sweep = pd.DataFrame(record["runs"]).drop_duplicates("rerun_of")[["rerun_of", "sweep_rank", "sweep_value"]]
     if f"best_{metric}" in table:
         finished = table[table["status"] == "finished"]
@@ -288,6 +322,11 @@ def shown_columns(spec: SweepSpec, table: pd.DataFrame) -> list[str]:
     return [c for c in dict.fromkeys(columns) if c in table]
 
 
+def format_value(value: object) -> str:
+    """A config value or metric as people read it: floats to four significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def mean_std_text(mean: float, std: float, count: float) -> str:
     """`mean ± std (n=count)` of a rerun config's runs; a dash where none finished."""
     if math.isnan(mean):
@@ -297,8 +336,8 @@ def mean_std_text(mean: float, std: float, count: float) -> str:
 
 def describe_experiment(path: str, rows: int = 20) -> str:
     """`sweeps status`: the sweep's state, trials by outcome, the best trial and the top of the trial table."""
-    experiment, spec = open_experiment(path)
-    table = trial_table(experiment, spec)
+    results = open_results(path)
+    experiment, spec, table = results.experiment, results.spec, results.table
     metric = spec.metric[0]
     lines = [f"{experiment.path}: {spec.model}, {metric} ({spec.mode[0]}), {len(table)} of {spec.num_samples} trials"]
     if table.empty:
@@ -320,8 +359,8 @@ def list_experiments(storage: str) -> pd.DataFrame:
         if Experiment.at(path).read(SWEEP_FILE) is None:
             continue
         try:
-            experiment, spec = open_experiment(path)
-            table = trial_table(experiment, spec)
+            results = open_results(path)
+            experiment, spec, table = results.experiment, results.spec, results.table
         except (SweepError, ConfigError):  # one damaged experiment hides none of the others
             rows.append({"experiment": name, "state": f"unreadable (`sweeps status {name}` says why)"})
             continue

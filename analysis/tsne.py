@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 MIN_POINTS = 5
-# openTSNE's Barnes-Hut gradients embed 10,000 AE codes in 2-D in about two thirds of the time of
-# its FFT ones or of scikit-learn's, with the same silhouette (bench/tsne.py, 2 CPU cores). Its own
-# "auto" switches to FFT at exactly 10,000 points; FFT stays the choice above, where it scales better.
+# openTSNE's Barnes-Hut gradients are faster than its FFT ones or scikit-learn's up to 10,000 points, with the
+# same silhouette (bench/tsne.py); its own "auto" switches to FFT there, which scales better above.
 MAX_BARNES_HUT_POINTS = 10_000
 # A fixed count, not the machine's cores: openTSNE's result depends on its thread count, and the
 # same seed should give the same figure on a laptop and on a many-core server.

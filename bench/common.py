@@ -61,8 +61,9 @@ def emit(results: dict, summary: list[str]) -> None:
 def run_sweep(spec, storage: str, data_dir: str | None) -> tuple[object, dict[str, float]]:
     """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds, and
     the CPU seconds the driver spent during the trials."""
-    from sweeps.cli import connected, sweep
     from sweeps.experiment import load_inputs, new_experiment
+    from sweeps.launch import start_sweep
+    from sweeps.session import connected
 
     phases, start = {}, time.perf_counter()
 
@@ -77,7 +78,7 @@ def run_sweep(spec, storage: str, data_dir: str | None) -> tuple[object, dict[st
     with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):  # progress lines
         lap("ray_start_s")
         cpu = time.process_time()
-        sweep(experiment, spec, data, judge, None)
+        start_sweep(experiment, spec, data, judge, ["bench"])
         phases["driver_cpu_s"] = round(time.process_time() - cpu, 3)  # this process's, threads included
         lap("trials_s")
     lap("shutdown_s")

@@ -3,7 +3,7 @@ evaluation, and the checkpoint each epoch writes.
 
     python -m bench.epoch [--models ae dae gan glo] [--dataset mnist] [--limit N] [--repeats 3]
 
-Each repeat runs one epoch of the model's training loop (`fit_model`, what a trial runs) and times it,
+Each repeat runs one epoch of the model's training loop (the family's `fit`, what a trial runs) and times it,
 then times the evaluation alone (the same function the loop calls, on the trained model) and, in turns,
 the one it replaced (AE and DAE: the k-NN fitted on every training code rather than `knn_size`), and
 saving the epoch's resumable state with `torch.save` (its size too). Training = epoch - evaluation.
@@ -22,7 +22,6 @@ from statistics import median
 
 import torch
 
-from analysis.checkpoints import build_network
 from bench.common import build_parser, emit, limit_threads, run
 from trainables.autoencoder import evaluate_autoencoder
 from trainables.config import parse_config
@@ -31,30 +30,51 @@ from trainables.gan import fixed_noise, generate
 from trainables.glo import evaluate_glo
 from trainables.judge import load_judge
 from trainables.metrics import SampleScorer
-from trainables.registry import MODELS, fit_model
+from trainables.registry import FAMILIES
+
+
+def autoencoder_evaluations(cfg, data, net, noise_stds: tuple[float, ...] = ()) -> dict:
+    every_code = dataclasses.replace(cfg, knn_size=len(data.train))
+    return {"shipped": lambda: evaluate_autoencoder(net, data, cfg, noise_stds),
+            "knn_on_every_training_code": lambda: evaluate_autoencoder(net, data, every_code, noise_stds)}
+
+
+def gan_evaluations(cfg, data, net, scorer) -> dict:
+    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    return {"shipped": lambda: scorer.score(generate(net, noise))}
+
+
+def glo_evaluations(cfg, data, net, scorer) -> dict:
+    return {"shipped": lambda: evaluate_glo(net, data, scorer, cfg, held_out=True),
+            "without_held_out": lambda: evaluate_glo(net, data, scorer, cfg, held_out=False)}
+
+
+# The per-epoch evaluation of the families this bench splits out of an epoch, and the alternatives it replaced.
+# Another family's epoch is timed whole.
+EVALUATIONS = {
+    "ae": lambda cfg, data, net, scorer: autoencoder_evaluations(cfg, data, net),
+    "dae": lambda cfg, data, net, scorer: autoencoder_evaluations(cfg, data, net, cfg.eval_noise_stds),
+    "gan": gan_evaluations, "glo": glo_evaluations,
+}
 
 
 def evaluations(model: str, cfg, data, state: dict, judge) -> tuple[dict, float]:
     """Functions running `model`'s per-epoch evaluation on the network in `state`, by name: as the loop runs
-    it ("shipped"), and the alternative it replaced; and the time the scorer's set-up took."""
-    net = build_network(model, cfg, state)
-    if model in ("ae", "dae"):
-        every_code = dataclasses.replace(cfg, knn_size=len(data.train))
-        return {"shipped": lambda: evaluate_autoencoder(net, data, cfg),
-                "knn_on_every_training_code": lambda: evaluate_autoencoder(net, data, every_code)}, 0.0
+    it ("shipped"), and the alternatives it replaced; and the time the scorer's set-up took."""
+    family = FAMILIES[model]
+    if model not in EVALUATIONS:
+        return {}, 0.0
+    net = family.build(cfg, state)
+    if not family.needs_judge:
+        return EVALUATIONS[model](cfg, data, net, None), 0.0
     start = time.perf_counter()
     scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
-    setup = time.perf_counter() - start
-    if model == "gan":
-        noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
-        return {"shipped": lambda: scorer.score(generate(net, noise))}, setup
-    return {"shipped": lambda: evaluate_glo(net, data, scorer, cfg, held_out=True),
-            "without_held_out": lambda: evaluate_glo(net, data, scorer, cfg, held_out=False)}, setup
+    return EVALUATIONS[model](cfg, data, net, scorer), time.perf_counter() - start
 
 
 def main() -> None:
     parser = build_parser(__doc__)
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--dataset", default="mnist", choices=list(DATASETS))
     parser.add_argument("--limit", type=int, help="images per partition (default: all)")
     args = parser.parse_args()
@@ -64,12 +84,12 @@ def main() -> None:
     results = {"dataset": args.dataset, "train_images": len(data.train), "repeats": args.repeats}
     summary = [f"one epoch on {len(data.train)} {args.dataset} images, 1 thread (median of {args.repeats}):"]
     for model in args.models:
-        judge = load_judge(full).build() if MODELS[model].needs_judge else None
-        cfg = parse_config(MODELS[model].config, {"epochs": 1})
+        judge = load_judge(full).build() if FAMILIES[model].needs_judge else None
+        cfg = parse_config(FAMILIES[model].config, {"epochs": 1})
         epoch, save_s, setup_s, evaluate_s = [], [], [], {}
         for _ in range(args.repeats):
             start = time.perf_counter()
-            [(_, state)] = fit_model(model, cfg, data, judge, "cpu")
+            [(_, state)] = FAMILIES[model].fit(cfg, data, judge, "cpu", None)
             epoch.append(time.perf_counter() - start)
             variants, setup = evaluations(model, cfg, data, state, judge)
             setup_s.append(setup)
@@ -81,9 +101,9 @@ def main() -> None:
             torch.save(state, buffer)
             save_s.append(time.perf_counter() - start)
         evaluate_s = {name: median(s) for name, s in evaluate_s.items()}
-        training_s = median(epoch) - evaluate_s["shipped"]  # a one-epoch run: its evaluation is the shipped one
-        evaluation_s = evaluate_s["shipped"]
-        if model == "glo":  # the mean over encode_every epochs, one of which encodes held-out images
+        evaluation_s = evaluate_s.get("shipped", 0.0)  # 0: not split out of the epoch
+        training_s = median(epoch) - evaluation_s  # a one-epoch run: its evaluation is the shipped one
+        if "without_held_out" in evaluate_s:  # the mean over encode_every epochs, one of which encodes held-out images
             evaluation_s = (evaluation_s + (cfg.encode_every - 1) * evaluate_s["without_held_out"]) / cfg.encode_every
         r = {
             "epoch_s": training_s + evaluation_s, "training_s": training_s, "evaluation_s": evaluation_s,

@@ -20,12 +20,12 @@ from statistics import median
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
 from sweeps.experiment import ENVIRONMENT_FILE
 from sweeps.spec import load_spec
-from trainables.registry import MODELS
+from trainables.registry import FAMILIES
 
 
 def main() -> None:
     parser = build_parser(__doc__)
-    parser.add_argument("--models", nargs="+", default=["ae", "gan"], choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=["ae", "gan"], choices=list(FAMILIES))
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--limit", type=int, default=3000, help="images per partition (default: 3000)")

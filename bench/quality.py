@@ -19,14 +19,13 @@ from pathlib import Path
 
 import torch
 
-from analysis.checkpoints import build_network
 from bench.common import build_parser, emit, limit_threads, run
 from sweeps.spec import load_spec
 from trainables.config import parse_config
 from trainables.data import DATASETS, load_data
 from trainables.judge import load_judge
 from trainables.metrics import SampleScorer
-from trainables.registry import MODELS, fit_model
+from trainables.registry import FAMILIES
 
 SPECS = Path(__file__).resolve().parents[1] / "sweeps" / "specs"
 SHOWN = ("val_mse", "val_psnr", "knn_acc", "psnr_sigma_0.25", "fid", "inception_score", "class_coverage")
@@ -37,19 +36,19 @@ def train(model: str, values: dict, data, judge, budget: int) -> dict:
     """Train one configuration for `budget` steps; its metrics at the best epoch by the sweep's metric."""
     spec = load_spec(SPECS / f"{model}.yaml")
     metric, mode = spec.metric[0], spec.mode[0]
-    cfg = parse_config(MODELS[model].config, {**spec.fixed, **values})
+    cfg = parse_config(FAMILIES[model].config, {**spec.fixed, **values})
     steps_per_epoch = math.ceil(len(data.train) / cfg.batch_size)
     epochs = math.ceil(budget / steps_per_epoch)
-    cfg = parse_config(MODELS[model].config, {**spec.fixed, **values, "epochs": epochs})
+    cfg = parse_config(FAMILIES[model].config, {**spec.fixed, **values, "epochs": epochs})
     best, start = None, time.perf_counter()
-    for metrics, state in fit_model(model, cfg, data, judge, "cpu"):
+    for metrics, state in FAMILIES[model].fit(cfg, data, judge, "cpu", None):
         better = best is None or (metrics[metric] < best[metric] if mode == "min" else metrics[metric] > best[metric])
         if metric in metrics and better:
             best, best_state = metrics, state
     shown = {k: round(float(v), 4) for k, v in best.items() if k in SHOWN}
     return {**shown, "epoch": best["epoch"], "epochs": epochs, "steps": epochs * steps_per_epoch,
             "seconds": round(time.perf_counter() - start, 1), "config": values,
-            "network": build_network(model, cfg, best_state).eval()}
+            "network": FAMILIES[model].build(cfg, best_state).eval()}
 
 
 def calibration(data, judge, autoencoders: dict[str, torch.nn.Module]) -> dict[str, dict]:
@@ -64,7 +63,7 @@ def calibration(data, judge, autoencoders: dict[str, torch.nn.Module]) -> dict[s
 
 def main() -> None:
     parser = build_parser(__doc__)
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(FAMILIES), default=list(FAMILIES))
     parser.add_argument("--budget", type=int, default=2000, help="optimiser steps per configuration (default: 2000)")
     parser.add_argument("--dataset", choices=list(DATASETS), default="mnist")
     parser.add_argument("--limit", type=int, help="use only the first N images of each partition")
@@ -77,10 +76,10 @@ def main() -> None:
         points = load_spec(SPECS / f"{model}.yaml").start_with
         runs = {}
         for name, values in zip(("report", "best_known"), points):
-            runs[name] = train(model, values, data, judge if MODELS[model].needs_judge else None, args.budget)
+            runs[name] = train(model, values, data, judge if FAMILIES[model].needs_judge else None, args.budget)
             network = runs[name].pop("network")
-            if model == "ae":
-                autoencoders[f"ae {name}"] = network
+            if not FAMILIES[model].samples:  # an autoencoder: its reconstructions calibrate the judge
+                autoencoders[f"{model} {name}"] = network
             summary.append(f"{model:4} {name:10} " + "  ".join(
                 f"{k} {v}" for k, v in runs[name].items() if k in SHOWN or k in ("steps", "seconds")))
         results["models"][model] = runs

@@ -22,10 +22,13 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from bench.common import build_parser, emit, limit_threads, ratio, run
-from trainables.autoencoder import AEConfig, DAEConfig, reconstruction_loss
+from trainables.autoencoder import reconstruction_loss
 from trainables.data import load_data
-from trainables.gan import GANConfig, gan_step
-from trainables.glo import GLOConfig, glo_step
+from trainables.families.autoencoder import AEConfig, DAEConfig
+from trainables.families.gan import GANConfig
+from trainables.families.glo import GLOConfig
+from trainables.gan import gan_step
+from trainables.glo import glo_step
 from trainables.models.ae import Autoencoder
 from trainables.models.gan import Discriminator, Generator, to_tanh_range
 from trainables.models.glo import GLO

@@ -26,9 +26,9 @@ import torch
 from sklearn.metrics import silhouette_score
 from threadpoolctl import threadpool_limits
 
-from trainables.autoencoder import AEConfig, encode, fit_autoencoder
+from analysis.gallery import encode_all
 from trainables.data import load_data
-from trainables.models.ae import Autoencoder
+from trainables.registry import FAMILIES
 
 PERPLEXITY = 30.0
 SEED = 0
@@ -37,14 +37,12 @@ SEED = 0
 def encode_digits(data_dir: str | None, epochs: int) -> tuple[np.ndarray, np.ndarray]:
     """Latent codes (N, latent_dim) and digit labels (N,) of every image, from a briefly trained AE."""
     data = load_data("mnist", data_dir)
-    cfg = AEConfig(latent_dim=10, epochs=epochs, seed=SEED)
-    for _, state in fit_autoencoder(cfg, data):
+    ae = FAMILIES["ae"]
+    cfg = ae.config(latent_dim=10, epochs=epochs, seed=SEED)
+    for _, state in ae.fit(cfg, data, None, "cpu", None):
         pass
-    model = Autoencoder(cfg.latent_dim, cfg.activation, cfg.channels)
-    model.load_state_dict(state["model"])
-    model.eval()
     splits = (data.train, data.val, data.test)
-    z = encode(model, torch.cat([s.images for s in splits]))  # (N, latent_dim)
+    z = encode_all(ae.build(cfg, state).encoder, torch.cat([s.images for s in splits]))  # (N, latent_dim)
     labels = torch.cat([s.labels for s in splits])
     return z.numpy().astype(np.float64), labels.numpy()
 

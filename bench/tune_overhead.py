@@ -3,7 +3,7 @@ trial's start-up cost with and without actor reuse.
 
     python -m bench.tune_overhead [--models ae gan] [--epochs 4] [--limit 2000] [--repeats 3]
 
-Throughput: the training loop (`fit_model`) run standalone, then as a one-trial sweep (the trainable the
+Throughput: the training loop (the family's `fit`) run standalone, then as a one-trial sweep (the trainable the
 sweeps run: data from Ray's object store, a report and a checkpoint every epoch); compared by the median
 epoch after the first (`time_this_iter_s` inside the trial). Start-up: sweeps of 2 and of 8 one-epoch
 trials on 200 images, one at a time, with Tune's `reuse_actors` on (as sweeps run) and off; each extra
@@ -24,7 +24,7 @@ from bench.common import build_parser, emit, limit_threads, quiet_tune, ratio, r
 from trainables.config import parse_config
 from trainables.data import load_data
 from trainables.judge import load_judge
-from trainables.registry import MODELS, fit_model
+from trainables.registry import FAMILIES
 from trainables.tune import build_trainable
 
 STARTUP_LIMIT = 200
@@ -34,7 +34,7 @@ FEW, MANY = 2, 8
 def standalone_epochs(model: str, cfg, data, judge) -> list[float]:
     """Seconds of each epoch of the training loop without Ray."""
     seconds, start = [], time.perf_counter()
-    for _ in fit_model(model, cfg, data, judge.build() if judge else None, "cpu"):
+    for _ in FAMILIES[model].fit(cfg, data, judge.build() if judge else None, "cpu", None):
         seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
     return seconds
@@ -57,7 +57,7 @@ def fit_trials(model: str, data, judge, config: dict, trials: int, reuse_actors:
 
 def main() -> None:
     parser = build_parser(__doc__)
-    parser.add_argument("--models", nargs="+", default=["ae", "gan"], choices=list(MODELS))
+    parser.add_argument("--models", nargs="+", default=["ae", "gan"], choices=list(FAMILIES))
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--limit", type=int, default=2000, help="images per partition for the throughput runs")
     args = parser.parse_args()
@@ -68,10 +68,10 @@ def main() -> None:
     results = {"epochs": args.epochs, "limit": args.limit, "repeats": args.repeats, "ray": ray.__version__}
     summary = []
     for model in args.models:
-        judge = load_judge(full) if MODELS[model].needs_judge else None
+        judge = load_judge(full) if FAMILIES[model].needs_judge else None
         data = full.limit(args.limit)
         config = {"epochs": args.epochs}
-        cfg = parse_config(MODELS[model].config, config)
+        cfg = parse_config(FAMILIES[model].config, config)
         alone, in_trial, trial_totals = [], [], []
         for _ in range(args.repeats):  # standalone and trial take turns
             alone += standalone_epochs(model, cfg, data, judge)[1:]
@@ -81,7 +81,7 @@ def main() -> None:
         epoch = {"standalone_s": median(alone), "trial_s": median(in_trial)}
 
         small = full.limit(STARTUP_LIMIT)
-        one_epoch = parse_config(MODELS[model].config, {"epochs": 1})
+        one_epoch = parse_config(FAMILIES[model].config, {"epochs": 1})
         startup = {}
         for reuse in (True, False):
             per_trial = []

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import logging
 import os
-import shlex
 import sys
-import time
 from pathlib import Path
 
-from sweeps.spec import SweepError
-from trainables.config import ConfigError, describe_fields, format_value, parse_config
+from sweeps.errors import SweepError
+from trainables.config import ConfigError, describe_fields, parse_config
 from trainables.data import DATASETS, MIN_IMAGES, DataError, fetch_missing, load_data
-from trainables.registry import MODELS, fit_model, pick_device
+from trainables.registry import FAMILIES
 
 log = logging.getLogger("sweeps")
 MAX_SAMPLES = 200_000  # images `sweeps sample` writes at once: 0.6 GB of float32
@@ -43,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sweeps", description="Hyperparameter sweeps of AE, DAE, GAN and GLO on handwritten digits."
+        prog="sweeps", description="Hyperparameter sweeps of generative models of handwritten digits: "
+        + ", ".join(f"{f.title} ({name})" for name, f in FAMILIES.items()) + "."
     )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     train = verbs.add_parser(
@@ -53,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=fields_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    train.add_argument("model", nargs="?", choices=list(MODELS), help="the model (not with --from)")
+    train.add_argument("model", nargs="?", choices=list(FAMILIES), help="the model (not with --from)")
     add_set_argument(train, "a config field of the model (repeatable), e.g. --set epochs=1 --set latent_dim=16")
     train.add_argument("--from", dest="source", metavar="EXPERIMENT",
                        help="reproduce a trial of this experiment: its model, config, dataset and limit")
@@ -151,13 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(command=run_report)
 
     demo = verbs.add_parser(
-        "demo", help="short sweeps of all four models, a rerun of each best config, and the report",
-        description="Sweep AE, DAE, GAN and GLO with their shipped sweep files' `demo` preset, rerun each best "
+        "demo", help="short sweeps of every model, a rerun of each best config, and the report",
+        description="Sweep each model with its shipped sweep file's `demo` preset, rerun each best "
         "config (or the --top best) with two seeds, and write the HTML report; prints its path.",
     )
     demo.add_argument("--preset", default="demo", help="the sweep files' preset to run (default: demo)")
     demo.add_argument("--storage", default="runs", help="where the demo's experiments go (default: ./runs)")
-    demo.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS), help="default: all four")
+    demo.add_argument("--models", nargs="+", default=list(FAMILIES), choices=list(FAMILIES), help="default: all")
     demo.add_argument("--dataset", choices=list(DATASETS), help="default: each sweep file's (mnist)")
     demo.add_argument("--top", type=positive, default=1, help="configs rerun per sweep, best first (default: 1)")
     add_address_argument(demo)
@@ -203,9 +201,9 @@ def add_data_arguments(parser: argparse.ArgumentParser, dataset: bool = True) ->
 
 def fields_help() -> str:
     lines = ["config fields (--set KEY=VALUE):"]
-    for name, spec in MODELS.items():
+    for name, family in FAMILIES.items():
         lines.append(f"  {name}:")
-        lines += [f"    {field:<16}{default!s:<18}{text}" for field, default, text in describe_fields(spec.config)]
+        lines += [f"    {field:<16}{default!s:<18}{text}" for field, default, text in describe_fields(family.config)]
     return "\n".join(lines)
 
 
@@ -217,39 +215,24 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
-
-    from trainables.judge import load_judge
+    from sweeps.train import train
 
     model, config, dataset, limit = args.model, {}, args.dataset or "mnist", args.limit
     if args.source:
         from analysis.checkpoints import pick_trial
-        from sweeps.experiment import open_experiment
+        from analysis.results import open_results
 
-        experiment, sweep = open_experiment(args.source)
-        trial_id = pick_trial(experiment, sweep, args.trial)
+        results = open_results(args.source)
+        experiment, sweep = results.experiment, results.spec
+        trial_id = pick_trial(results, args.trial)
         model, config = sweep.model, experiment.trial_config(trial_id)
         dataset, limit = args.dataset or sweep.data.dataset, args.limit or sweep.data.limit
         log.info("trial %s of %s", trial_id, experiment.path)
     elif model is None:
         raise ConfigError(["give a model (sweeps train ae), or --from EXPERIMENT to reproduce one of its trials"])
-    spec = MODELS[model]
-    cfg = parse_config(spec.config, {**config, **parse_overrides(args.overrides)})
-    full = load_data(dataset, args.data_dir, offline=args.offline)
-    data = full.limit(limit)
-    device = pick_device()
-    log.info("%s on %s: %d train / %d validation / %d test images, %s, %d threads",
-             model, data.name, len(data.train), len(data.val), len(data.test), device, torch.get_num_threads())
-    judge = None
-    if spec.needs_judge:
-        trained = load_judge(full, args.cache_dir, device=str(device))
-        log.info("judge: test accuracy %.2f%% (%s)", 100 * trained.accuracy, trained.fingerprint)
-        judge = trained.build(device)
-    start = time.perf_counter()
-    for metrics, _ in fit_model(model, cfg, data, judge, device):
-        elapsed, start = time.perf_counter() - start, time.perf_counter()
-        shown = "  ".join(f"{k} {format_value(v)}" for k, v in metrics.items() if k != "epoch")
-        print(f"epoch {metrics['epoch']}/{cfg.epochs}  {shown}  ({elapsed:.1f} s)", flush=True)
+    family = FAMILIES[model]
+    cfg = parse_config(family.config, {**config, **parse_overrides(args.overrides)})
+    train(family, cfg, dataset, limit, args.data_dir, args.cache_dir, args.offline)
     return 0
 
 
@@ -261,12 +244,15 @@ def run_run(args: argparse.Namespace) -> int:
         print(dump_spec(spec), end="")
         return 0
     from sweeps.experiment import load_inputs, new_experiment
+    from sweeps.launch import start_sweep
+    from sweeps.session import connected
+    from sweeps.summary import report_results
 
     experiment = new_experiment(args.storage, args.name, spec.model)
     data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
     try:
         with connected(args.address, experiment.log_file):
-            sweep(experiment, spec, data, judge, args.address)
+            start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]], autoscaling=args.address is not None)
     except KeyboardInterrupt:  # before Tune took over Ctrl-C (it stops the sweep and returns)
         if experiment.read_bytes("tuner.pkl") is None:
             print(f"interrupted before the sweep started: nothing ran (run it again; {experiment.path} holds no "
@@ -275,20 +261,11 @@ def run_run(args: argparse.Namespace) -> int:
     return report_results(experiment, spec)
 
 
-def sweep(experiment, spec, data, judge, address: str | None) -> None:
-    """Run a sweep on the connected Ray (only a local Ray refuses trials bigger than itself: a cluster may grow)."""
-    from sweeps.launch import check_resources, start_sweep
-
-    check_resources(spec, autoscaling=address is not None)
-    log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
-             experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
-    start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]])
-
-
 def run_resume(args: argparse.Namespace) -> int:
     from sweeps.experiment import load_inputs, open_experiment
     from sweeps.launch import resume_sweep
-
+    from sweeps.session import connected
+    from sweeps.summary import report_results
     from sweeps.trust import check_resumable
 
     experiment, spec = open_experiment(args.experiment)
@@ -299,146 +276,6 @@ def run_resume(args: argparse.Namespace) -> int:
         log.info("resuming %s", experiment.path)
         resume_sweep(experiment, spec, data, judge, args.trust)
     return report_results(experiment, spec)
-
-
-@contextlib.contextmanager
-def connected(address: str | None, log_file):
-    """Ray for the duration of a sweep: a cluster at `address`, or a local one started (and stopped) here.
-    Ray's and Optuna's log messages go to `log_file`, not the terminal."""
-    import optuna
-    import ray
-
-    started = not ray.is_initialized()
-    if started:
-        check_reachable(address)  # before anything is written: a wrong address leaves no experiment behind
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(log_file)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root, terminals = logging.getLogger(), list(logging.getLogger().handlers)
-    for terminal in terminals:
-        terminal.addFilter(not_ray_or_optuna)
-    root.addHandler(handler)
-    logging.getLogger("ray").propagate = True  # Ray sends its messages to its own stderr handler otherwise
-    optuna.logging.disable_default_handler()
-    optuna.logging.enable_propagation()
-    try:
-        if started:
-            start_ray(address)
-        yield
-    finally:
-        if started:
-            ray.shutdown()
-        root.removeHandler(handler)
-        for terminal in terminals:
-            terminal.removeFilter(not_ray_or_optuna)
-
-
-def not_ray_or_optuna(record: logging.LogRecord) -> bool:
-    return not record.name.startswith(("ray", "optuna"))
-
-
-def start_ray(address: str | None) -> None:
-    import ray
-    from ray.exceptions import AuthenticationError
-
-    try:
-        # "local" starts a new Ray even where another runs on this machine: --address joins one.
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, OSError, AuthenticationError) as error:
-        if address is None:
-            raise SweepError(f"could not start a local Ray: {error}") from None
-        raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
-
-
-START_A_CLUSTER = ("Start one (`ray up cluster.yaml`, or `ray start --head`), check the address, or leave out "
-                   "--address to run on a local Ray")
-
-
-def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
-    """Fail in seconds, with the fix, where no cluster answers (for auto: none runs on this machine), where
-    something else listens, or where the cluster wants a token we lack; Ray retries, then blames the network."""
-    import socket
-
-    from ray._raylet import GcsClient
-    from ray.exceptions import AuthenticationError, RpcError
-
-    if address == "auto":  # the cluster this machine is a node of, with the token Ray would use for it
-        from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
-        from ray._private.services import canonicalize_bootstrap_address
-
-        maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
-        try:
-            address = canonicalize_bootstrap_address("auto")
-        except ConnectionError:
-            raise SweepError(f"no Ray cluster runs on this machine (--address auto)\n{START_A_CLUSTER}") from None
-    if address in (None, "local") or "://" in address:
-        return
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            pass
-    except (OSError, ValueError) as error:
-        raise SweepError(f"no Ray cluster answers at {address}: {error}\n{START_A_CLUSTER}") from None
-    try:
-        GcsClient(address=address)
-    except RpcError as error:  # something listens there, and it is not a Ray head
-        raise SweepError(f"no Ray cluster answers at {address}: something else does ({error}). Give the head's "
-                         "address and port (`ray start --head --port`, 6379 in cluster.yaml; not the dashboard's)"
-                         ) from None
-    except AuthenticationError:
-        raise SweepError(
-            f"the Ray cluster at {address} requires its token (Ray's token authentication), and this process "
-            "has none that it accepts: copy the cluster's token file (on a `ray up` cluster: `ray exec "
-            "cluster.yaml 'cat ~/.ray/auth_token' > FILE`) and set RAY_AUTH_MODE=token "
-            "RAY_AUTH_TOKEN_PATH=FILE"
-        ) from None
-
-
-def report_results(experiment, spec) -> int:
-    """Trials by outcome, errored trials, the best trial, and what to run next."""
-    from analysis.results import is_complete, pareto_front, trial_table
-
-    path, metric = experiment.path, spec.metric[0]
-    table = trial_table(experiment, spec)
-    for trial_id in table.loc[table["status"] == "errored", "trial_id"]:
-        error = experiment.read(f"{trial_id}/error.txt") or "no error.txt"
-        print(f"errored: trial {trial_id}: {error.strip().splitlines()[-1]} (see {path}/{trial_id}/error.txt)",
-              file=sys.stderr)
-    counts = table["status"].value_counts() if len(table) else {}
-    print(f"\n{len(table)} of {spec.num_samples} trials: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
-    scored = table.dropna(subset=[f"best_{metric}"]) if f"best_{metric}" in table else table.iloc[:0]
-    quoted = shlex.quote(path)
-    resume_hint = (f"\nstopped before every trial finished (Ctrl-C, or the time budget): `sweeps resume {quoted}` "
-                   "goes on with it")
-    if scored.empty:
-        complete = is_complete(table, spec.num_samples)
-        print(f"no trial reported {metric}: see the errors above, and {experiment.log_file}" if complete
-              else resume_hint, file=sys.stderr)
-        return 1 if complete else 130
-    best = scored.iloc[0]
-    config = experiment.trial_config(best["trial_id"])
-    if spec.time_limit_s is not None:  # the trial trained for a time, not its epochs: rerun the epochs it trained
-        config["epochs"] = int(best["epochs"])
-    print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
-          f"{int(best['best_epoch'])}")
-    print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
-    shown = [k for k in spec.reported_metrics() if k in best and k not in (metric, "time_this_iter_s")]
-    print("  last epoch: " + "  ".join(f"{k} {format_value(best[k])}" for k in shown))
-    if len(spec.metric) > 1:
-        front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)
-        columns = ["trial_id", *spec.metric, *(f"config/{k}" for k in spec.search if f"config/{k}" in front)]
-        print(f"Pareto front of {' and '.join(spec.metric)} ({len(front)} trials, last epochs):")
-        print(front[columns].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    rerun = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in config.items())
-    rerun += f" --dataset {spec.data.dataset}" if spec.data.dataset != "mnist" else ""
-    rerun += f" --limit {spec.data.limit}" if spec.data.limit else ""
-    load = shlex.quote(f"import analysis; print(analysis.load_experiment({path!r}))")
-    print(f"\nresults: {path}\n  sweeps status {quoted}\n  python -c {load}\n"
-          f"rerun the best config:\n  sweeps train {spec.model} {rerun}")
-    if not is_complete(table, spec.num_samples):
-        print(resume_hint, file=sys.stderr)
-        return 130
-    return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -457,67 +294,16 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    from sweeps.summary import analyze
 
-    from analysis.results import (
-        best_trials, parameter_importance, pareto_front, rerun_summary, shown_columns, sweep_cost, trial_table,
-    )
-    from sweeps.experiment import RERUN_FILE, open_experiment
-
-    experiment, spec = open_experiment(args.experiment)
-    metric, mode = spec.metric[0], spec.mode[0]
-    table = trial_table(experiment, spec)
-    if table.empty:
-        print(f"{experiment.path}: no trial has started yet")
-        return 1
-    experiment.write("trials.csv", table.to_csv(index=False))
-    parquet = io.BytesIO()
-    table.to_parquet(parquet, index=False)
-    experiment.write("trials.parquet", parquet.getvalue())
-    counts = table["status"].value_counts()
-    print(f"{experiment.path}: {spec.model}, {len(table)} trials (" + ", ".join(f"{n} {k}" for k, n in counts.items())
-          + f"), {metric} ({mode})")
-    view = best_trials(table, metric, mode, args.top)[shown_columns(spec, table)]
-    print(f"\nbest {len(view)} trials by {metric}:")
-    print(view.rename(columns=lambda c: c.removeprefix("config/")).to_string(index=False, float_format="{:.4g}".format))
-    if len(spec.metric) > 1:
-        front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)
-        print(f"\nPareto front of {' and '.join(spec.metric)}: trials " + ", ".join(front["trial_id"]))
-    cost = sweep_cost(table)
-    print(f"\ncost: {cost['cpu_s']:.0f} CPU-seconds, {cost['gpu_s']:.0f} GPU-seconds over {cost['trials']} trials; "
-          f"{cost['stopped_share']:.0%} on trials stopped early")
-    if experiment.read(RERUN_FILE) is not None:
-        summary = rerun_summary(experiment.path)
-        print(f"\nrerun: {metric} at each run's best epoch (as the sweep's), mean ± std over seeds, per config:")
-        print_rerun(summary)
-    else:
-        try:
-            importance = parameter_importance(experiment.path)
-        except SweepError as e:  # the table above stands without it
-            print(f"\n{e}", file=sys.stderr)
-            importance = ()
-        if len(importance):
-            print(f"\nparameter importance for {metric} (fANOVA):")
-            print(importance.to_string(float_format="{:.3f}".format))
-    print(f"\nwrote {experiment.path}/trials.csv and trials.parquet")
-    return 0
-
-
-def print_rerun(summary) -> None:
-    import math
-
-    from analysis.results import mean_std_text, rank_correlation
-
-    for row in summary.itertuples():
-        print(f"  sweep #{row.sweep_rank} trial {row.rerun_of}: sweep {row.sweep_value:.4g}, rerun "
-              + mean_std_text(row.mean, row.std, row.count))
-    rho = rank_correlation(summary)
-    print("  rank correlation of sweep and rerun (Spearman): " + ("needs 2+ configs" if math.isnan(rho) else
-                                                                   f"{rho:.2f}"))
+    return analyze(args.experiment, args.top)
 
 
 def run_rerun(args: argparse.Namespace) -> int:
     from sweeps.experiment import load_inputs, open_experiment
     from sweeps.rerun import plan_rerun
+    from sweeps.session import connected
+    from sweeps.summary import rerun_and_summarise
 
     source, spec = open_experiment(args.experiment)
     rerun_spec, record = plan_rerun(source, spec, args.top, args.seeds, args.epochs, parse_overrides(args.overrides))
@@ -529,24 +315,10 @@ def run_rerun(args: argparse.Namespace) -> int:
     return 0 if summary["mean"].notna().all() else 1
 
 
-def rerun_and_summarise(source, spec, record: dict, data, judge, name: str | None):
-    """Run a planned rerun on the connected Ray and print each config's mean ± std; returns it and its summary."""
-    from analysis.results import rerun_summary
-    from sweeps.rerun import start_rerun
-
-    experiment = start_rerun(source, spec, record, data, judge, name, ["sweeps", *sys.argv[1:]])
-    summary = rerun_summary(experiment.path)
-    print(f"\nrerun {experiment.path}: {spec.metric[0]} at each run's best epoch (as the sweep's), mean ± std "
-          "over seeds:")
-    print_rerun(summary)
-    return experiment, summary
-
-
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from analysis.checkpoints import load_trained
-    from analysis.gallery import draw_samples
     from sweeps.experiment import open_experiment
 
     out = Path(args.out if args.out.endswith(".npy") else f"{args.out}.npy").resolve()  # where np.save writes
@@ -557,13 +329,13 @@ def run_sample(args: argparse.Namespace) -> int:
                          " of float32); call it again with other --seed values for more")
     _, spec = open_experiment(args.experiment)
     data = None
-    if spec.model in ("ae", "dae"):
+    if not spec.family.samples:
         data = load_data(spec.data.dataset, args.data_dir, offline=args.offline).limit(spec.data.limit)
         if args.n > len(data.test):
-            raise SweepError(f"--n {args.n}: an autoencoder reconstructs the {len(data.test)} test digits of its "
+            raise SweepError(f"--n {args.n}: {spec.model} reconstructs the {len(data.test)} test digits of its "
                              f"sweep's data; ask for at most {len(data.test)}")
     trained = load_trained(args.experiment, args.trial)
-    images = draw_samples(trained, args.n, args.seed, data).astype(np.float32)
+    images = trained.images(args.n, args.seed, data).astype(np.float32)
     np.save(out, images)
     what = "reconstructions of test digits" if data is not None else "samples"
     print(f"wrote {len(images)} {what} of trial {trained.trial_id} (epoch {trained.epoch}) to {out}: "

@@ -1,15 +1,18 @@
-"""`sweeps demo`: short sweeps of the four models, a rerun of each best config, and the report of them all."""
+"""`sweeps demo`: short sweeps of every model family, a rerun of each best config, and the report of them all."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
 from analysis.report import write_report
-from sweeps.cli import connected, report_results, rerun_and_summarise, sweep
 from sweeps.experiment import load_inputs, new_experiment
+from sweeps.launch import start_sweep
 from sweeps.rerun import plan_rerun
+from sweeps.session import connected
+from sweeps.summary import report_results, rerun_and_summarise
 from sweeps.spec import SweepSpec, load_spec
 from trainables.data import DATASETS, MissingDataError, fetch_missing, raw_folder
 
@@ -34,7 +37,7 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
             model_started = time.perf_counter()
             experiment = new_experiment(str(root), spec.model, spec.model)
             log.info("\n== %s: %d trials, %s (%s)", spec.model, spec.num_samples, spec.metric[0], spec.mode[0])
-            sweep(experiment, spec, data, judge, address)
+            start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]], autoscaling=address is not None)
             report_results(experiment, spec)
             rerun_spec, record = plan_rerun(experiment, spec, top, seeds, None, {})
             log.info("\n== %s: rerun of the best %d configs with %d seeds each", spec.model, top, seeds)

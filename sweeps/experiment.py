@@ -13,14 +13,18 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pyarrow import fs
 
-from sweeps.spec import SweepError, SweepSpec, read_spec
+from sweeps.errors import SweepError
+from sweeps.spec import SweepSpec, read_spec
 from trainables.config import without_labels
-from trainables.data import Data, load_data
-from trainables.judge import TrainedJudge, default_cache_dir, load_judge
-from trainables.registry import MODELS
+from trainables.data import default_cache_dir
+
+if TYPE_CHECKING:
+    from trainables.data import Data
+    from trainables.judge import TrainedJudge
 
 log = logging.getLogger(__name__)
 
@@ -237,10 +241,13 @@ def entries(path: str, kind: fs.FileType) -> list[str]:
 
 
 def load_inputs(spec: SweepSpec, data_dir, cache_dir, offline: bool = False) -> tuple[Data, TrainedJudge | None]:
-    """The sweep's (limited) data, its missing files downloaded unless `offline`, and, for GAN and GLO, the judge
-    trained on the full training partition."""
+    """The sweep's (limited) data, its missing files downloaded unless `offline`, and, for families that need it,
+    the judge trained on the full training partition."""
+    from trainables.data import load_data
+    from trainables.judge import load_judge
+
     full = load_data(spec.data.dataset, data_dir, offline=offline)
-    judge = load_judge(full, cache_dir) if MODELS[spec.model].needs_judge else None
+    judge = load_judge(full, cache_dir) if spec.family.needs_judge else None
     if judge is not None:
         log.info("judge: test accuracy %.2f%%", 100 * judge.accuracy)
     return full.limit(spec.data.limit), judge
@@ -275,3 +282,10 @@ def open_experiment(path: str) -> tuple[Experiment, SweepSpec]:
     if text is None:
         raise SweepError(f"no sweep at {path} (no {SWEEP_FILE}): give an experiment directory, see `sweeps list`")
     return experiment, read_spec(text, f"{experiment.path}/{SWEEP_FILE}")
+
+
+def open_study_storage(journal: str):
+    """The study as an append-only journal file, which `optuna-dashboard` and `optuna.load_study` open."""
+    import optuna
+
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))

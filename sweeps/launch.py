@@ -17,9 +17,11 @@ from pathlib import Path
 from ray import tune
 
 from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving
+from sweeps.internals import KeptResults
 from sweeps.progress import Progress
 from sweeps.search import build_scheduler, build_searcher, movable, param_space
-from sweeps.spec import SweepError, SweepSpec, dump_spec
+from sweeps.errors import SweepError
+from sweeps.spec import SweepSpec, dump_spec
 from sweeps.trust import check_resumable, sign
 from trainables.data import Data
 from trainables.tune import build_trainable
@@ -29,8 +31,13 @@ log = logging.getLogger(__name__)
 PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-learn", "numpy", "pandas", "pydantic")
 
 
-def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):
-    """Record the sweep file and environment, then run the sweep on the connected Ray; returns Tune's ResultGrid."""
+def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str],
+                autoscaling: bool = False):
+    """Record the sweep file and environment, then run the sweep on the connected Ray; returns Tune's ResultGrid.
+    Only a cluster that may grow (`autoscaling`) takes trials bigger than it is now."""
+    check_resources(spec, autoscaling)
+    log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
+             experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
     with experiment.lock():
         if experiment.read(SWEEP_FILE) is not None:  # another run of the same name got here first
             raise SweepError(f"{experiment.path} already holds a sweep: choose another --name")
@@ -54,16 +61,9 @@ def run_new(experiment: Experiment, spec: SweepSpec, data: Data, judge, command:
             reuse_actors=True,
             trial_dirname_creator=trial_dirname,
         ),
-        run_config=tune.RunConfig(
-            name=experiment.name,
-            storage_path=experiment.storage,
-            checkpoint_config=checkpoint_config(spec),
-            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs, spec.time_limit_s)],
-            verbose=0,
-        ),
+        run_config=run_config(experiment, spec, spec.time_limit_s),
     )
-    return fit(experiment, tuner)
+    return run_tuner(experiment, tuner)
 
 
 def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, trust: bool = False):
@@ -84,7 +84,7 @@ def resume_unlocked(experiment: Experiment, spec: SweepSpec, data: Data, judge):
     experiment.sync_study(up=False)
     tuner = tune.Tuner.restore(experiment.path, trainable(spec, data, judge), resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
-    return fit(experiment, tuner)
+    return run_tuner(experiment, tuner)
 
 
 def check_resources(spec: SweepSpec, autoscaling: bool) -> None:
@@ -113,12 +113,25 @@ def checkpoint_config(spec: SweepSpec) -> tune.CheckpointConfig:
     )
 
 
+def run_config(experiment: Experiment, spec: SweepSpec, time_limit_s: float | None) -> tune.RunConfig:
+    """Where trials go, what they keep, how often they are retried, and what the driver prints and writes."""
+    return tune.RunConfig(
+        name=experiment.name,
+        storage_path=experiment.storage,
+        checkpoint_config=checkpoint_config(spec),
+        failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+        callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs, time_limit_s), KeptResults()],
+        verbose=0,
+    )
+
+
 def trainable(spec: SweepSpec, data: Data, judge):
     resources = {"cpu": spec.resources.cpu, "gpu": spec.resources.gpu}
     return tune.with_resources(build_trainable(spec.model, data, judge), resources)
 
 
-def fit(experiment: Experiment, tuner: tune.Tuner):
+def run_tuner(experiment: Experiment, tuner: tune.Tuner):
+    """Run a set-up Tuner with the experiment marked as being driven from here; the study and signatures after."""
     # Tune's experiment state is saved every second, not adaptively, so a killed driver loses almost
     # nothing; Tune's own progress table gives way to the one-line `Progress`.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")

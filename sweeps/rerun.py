@@ -11,12 +11,12 @@ from ray.tune.search import BasicVariantGenerator
 
 from analysis.results import best_trials, trial_table
 from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
-from sweeps.launch import checkpoint_config, describe_environment, fit, trainable, trial_dirname
-from sweeps.progress import Progress
-from sweeps.spec import NoScheduler, SweepError, SweepSpec, dump_spec
+from sweeps.launch import describe_environment, run_config, run_tuner, trainable, trial_dirname
+from sweeps.errors import SweepError
+from sweeps.spec import NoScheduler, SweepSpec, dump_spec
 from trainables.config import parse_config
 from trainables.data import Data
-from trainables.registry import MODELS
+from trainables.registry import FAMILIES
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def plan_rerun(experiment: Experiment, spec: SweepSpec, top: int, seeds: int, ep
     best = best_trials(trial_table(experiment, spec), metric, mode, top)
     if best.empty:
         raise SweepError(f"no trial of {experiment.path} reported {metric}: nothing to rerun")
-    config_class, runs = MODELS[spec.model].config, []
+    config_class, runs = FAMILIES[spec.model].config, []
     for rank, (trial_id, value, trained) in enumerate(zip(best["trial_id"], best[f"best_{metric}"], best["epochs"]),
                                                       start=1):
         config = {**experiment.trial_config(trial_id), **overrides}
@@ -87,12 +87,7 @@ def start_rerun(source: Experiment, spec: SweepSpec, record: dict, data: Data, j
             search_alg=BasicVariantGenerator(points_to_evaluate=points, max_concurrent=spec.max_concurrent or 0),
             trial_dirname_creator=trial_dirname,
         ),
-        run_config=tune.RunConfig(
-            name=experiment.name, storage_path=experiment.storage,
-            checkpoint_config=checkpoint_config(spec),
-            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-            callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs)], verbose=0,
-        ),
+        run_config=run_config(experiment, spec, None),  # reruns train epochs, not a time
     )
-    fit(experiment, tuner)
+    run_tuner(experiment, tuner)
     return experiment

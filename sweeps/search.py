@@ -7,11 +7,11 @@ from typing import Any
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTraining
-from ray.train._internal.storage import get_fs_and_path
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlgorithm, Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from sweeps.experiment import Experiment, driven
+from sweeps import internals
+from sweeps.experiment import Experiment, driven, open_study_storage
 from sweeps.spec import SweepSpec, holds
 
 
@@ -59,18 +59,16 @@ class StudySearch(OptunaSearch):
         super().restore(checkpoint_path)
         # The saved study points at the journal where the last driver kept it; for remote storage this
         # driver keeps its copy in its own cache dir (on a new head, say): reopen the study there.
-        study = optuna.load_study(study_name=self._ot_study.study_name, sampler=self._ot_study.sampler,
+        saved = internals.study_of(self)
+        study = optuna.load_study(study_name=saved.study_name, sampler=saved.sampler,
                                   storage=open_study_storage(self.experiment.study_journal))
-        stored = {t._trial_id for t in study.get_trials(deepcopy=False)}
-        self._ot_trials = {tid: optuna.Trial(study, t._trial_id) for tid, t in self._ot_trials.items()
-                           if t._trial_id in stored}
-        self._ot_study = study
+        internals.reopen_study(self, study)
         # Trials the study handed out after Tune's last snapshot belong to no Tune trial: close them
         # as failed, as Optuna does with stale trials, so that none stays "running" for ever.
-        known = {trial.number for trial in self._ot_trials.values()}
-        for trial in self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        known = {trial.number for trial in internals.asked_trials(self)}
+        for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             if trial.number not in known:
-                self._ot_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+                study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
     def suggest(self, trial_id: str):
         suggestion = super().suggest(trial_id)
@@ -88,16 +86,11 @@ class StudySearch(OptunaSearch):
             self.experiment.sync_study(up=True)
 
     def is_open(self, trial_id: str) -> bool:
-        trial = self._ot_trials.get(trial_id)
+        trial = internals.optuna_trial_of(self, trial_id)
         if trial is None:
             return False
-        running = self._ot_study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+        running = internals.study_of(self).get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         return any(t.number == trial.number for t in running)
-
-
-def open_study_storage(journal: str) -> optuna.storages.JournalStorage:
-    """The study as an append-only journal file, which `optuna-dashboard` and `optuna.load_study` open."""
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
 
 
 def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher | SearchAlgorithm:
@@ -142,10 +135,8 @@ class MovableSearch(SearchGenerator):
     def set_state(self, state: dict) -> None:
         super().set_state(state)
         here = driven(None)
-        if here is not None and self._experiment is not None:
-            filesystem, path = get_fs_and_path(here.storage)
-            storage = self._experiment.storage
-            storage.storage_filesystem, storage.storage_fs_path, storage.experiment_dir_name = filesystem, path, here.name
+        if here is not None and internals.has_experiment(self):
+            internals.rebase_generator(self, here.storage, here.name)
 
 
 def build_scheduler(spec: SweepSpec) -> FIFOScheduler:

@@ -13,14 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from trainables.config import ConfigError, parse_config
 from trainables.data import DATASETS, MIN_IMAGES
-from trainables.glo import HELD_OUT_METRICS
-from trainables.registry import MODELS, TUNE_METRICS, reported_metrics
+from trainables.family import TUNE_METRICS, Family, Metric
+from trainables.registry import FAMILIES
 
 Mode = Literal["min", "max"]
-
-
-class SweepError(RuntimeError):
-    """A sweep that cannot start or resume, with the reason and what to do."""
 
 
 class Strict(BaseModel):
@@ -100,7 +96,7 @@ class DataSpec(Strict):
 class SweepSpec(Strict):
     """A sweep: which model, what to optimise, where to search, and with which resources."""
 
-    model: Literal[tuple(MODELS)]  # type: ignore[valid-type]
+    model: Literal[tuple(FAMILIES)]  # type: ignore[valid-type]
     metric: list[str] = Field(min_length=1, description="a key the model reports; two or more for multi-objective")
     mode: list[Mode] = Field([], description="min or max per metric (default: the metric's better direction)")
     num_samples: int = Field(ge=1, le=1_000_000, description="trials to run")
@@ -125,17 +121,21 @@ class SweepSpec(Strict):
     def listed(cls, value: Any) -> Any:
         return value if isinstance(value, list) else [value]
 
-    def trial_config(self):
+    @property
+    def family(self) -> Family:
+        return FAMILIES[self.model]
+
+    def fixed_config(self):
         """The model's config with the fixed values, searched fields at their defaults."""
-        return parse_config(MODELS[self.model].config, self.fixed)
+        return parse_config(self.family.config, self.fixed)
 
     def reported_metrics(self) -> dict[str, str]:
         """Every metric a trial of this sweep reports, and its better direction."""
-        return reported_metrics(self.model, self.trial_config())
+        return {name: m.better for name, m in reported_metrics(self.family, self.fixed_config()).items()}
 
     @property
     def epochs(self) -> int:
-        return self.trial_config().epochs
+        return self.fixed_config().epochs
 
     @property
     def time_limit_s(self) -> float | None:
@@ -237,7 +237,7 @@ def validate_spec(raw: dict) -> SweepSpec:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as error:
         problems += [describe(e) for e in error.errors()]
-    if isinstance(raw.get("model"), str) and raw["model"] in MODELS:
+    if isinstance(raw.get("model"), str) and raw["model"] in FAMILIES:
         problems += check_against_model(raw)
     if spec is not None and not problems:
         problems += check_scheduler(spec) + check_start_with(spec)
@@ -288,7 +288,8 @@ def unknown_key(field: str) -> str:
 def check_against_model(raw: dict) -> list[str]:
     """Search parameters, fixed values and metrics against what the model's config and loop accept."""
     model = raw["model"]
-    config = MODELS[model].config
+    family = FAMILIES[model]
+    config = family.config
     names = list(config.__pydantic_fields__)
     problems = []
     fixed = raw.get("fixed") or {}
@@ -311,12 +312,19 @@ def check_against_model(raw: dict) -> list[str]:
             cfg = parse_config(config, {k: v for k, v in fixed.items() if k in names})
         except ConfigError:
             pass
-    every = getattr(cfg, "encode_every", 1)
+    known = reported_metrics(family, cfg)
     for metric in SweepSpec.listed(raw.get("metric")):
-        if every > 1 and metric in HELD_OUT_METRICS:
-            problems.append(f"`metric` = {metric!r}: {model} reports it every encode_every = {every} epochs, and "
-                            "the search and early stopping need it after each: set `fixed.encode_every: 1`")
-    return problems + check_metrics(raw, reported_metrics(model, cfg))
+        reported = known[metric] if isinstance(metric, str) and metric in known else Metric("min")
+        if reported.every > 1:
+            problems.append(f"`metric` = {metric!r}: {model} reports it every {reported.every_field} = "
+                            f"{reported.every} epochs, and the search and early stopping need it after each: set "
+                            f"`fixed.{reported.every_field}: 1`")
+    return problems + check_metrics(raw, {name: m.better for name, m in known.items()})
+
+
+def reported_metrics(family: Family, cfg=None) -> dict[str, Metric]:
+    """Everything a trial of `family` with `cfg` (default: the family's defaults) reports, Tune's times included."""
+    return {**family.metrics(cfg if cfg is not None else family.config()), **TUNE_METRICS}
 
 
 def check_metrics(raw: dict, known: dict[str, str]) -> list[str]:
@@ -407,7 +415,7 @@ def check_scheduler(spec: SweepSpec) -> list[str]:
             problems.append(f"`scheduler.grace_period` = {scheduler.grace_period}: longer than max_t = {max_t}:"
                             " lower it")
     if scheduler.type == "pbt":
-        mutable = MODELS[spec.model].mutable
+        mutable = spec.family.mutable
         for name, param in spec.search.items():
             if name not in mutable:
                 problems.append(f"`search.{name}`: population-based training changes parameters mid-training, and "

@@ -11,8 +11,8 @@ import os
 import secrets
 
 from sweeps.experiment import Experiment
-from sweeps.spec import SweepError
-from trainables.judge import default_cache_dir
+from sweeps.errors import SweepError
+from trainables.data import default_cache_dir
 
 SIGNATURES_FILE = "signatures.json"
 PICKLED = ("tuner.pkl", "searcher-state-*.pkl", "experiment_state-*.json", "search_gen_state-*.json")

@@ -22,11 +22,6 @@ def without_labels(config: Mapping) -> dict:
     return {k: v for k, v in config.items() if k not in LABELS}
 
 
-def format_value(value: object) -> str:
-    """A config value or metric as people read it: floats to four significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 class ConfigError(ValueError):
     """Every problem with a config at once, each naming the field and the fix."""
 

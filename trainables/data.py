@@ -1,4 +1,5 @@
-"""Digit datasets as in-memory tensors: MNIST and Fashion-MNIST from IDX files, sklearn's digits."""
+"""Digit datasets as in-memory tensors: MNIST and Fashion-MNIST from IDX files, sklearn's digits. torch is imported
+by the functions that build tensors, so that the names and limits here cost a command nothing."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ import urllib.request
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,11 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("SWEEPS_DATA_DIR", "data"))
 
 
+def default_cache_dir() -> Path:
+    """Where the judge classifier, remote experiments' studies and the signing key are kept."""
+    return Path(os.environ.get("SWEEPS_CACHE_DIR", Path.home() / ".cache" / "latent-sweeps"))
+
+
 def raw_folder(dataset: str, data_dir: str | Path | None = None) -> Path:
     """Where `dataset`'s IDX files are, in torchvision's layout: DATA_DIR/MNIST/raw."""
     root = Path(data_dir) if data_dir is not None else default_data_dir()
@@ -177,6 +185,8 @@ def partition_single(name: str, split: Split, notice: str) -> Data:
 
 def shuffled_cut(split: Split, share: float, shuffle: bool = True) -> tuple[Split, Split]:
     """Cut a split in two at `share`, after a fixed-seed shuffle."""
+    import torch
+
     if shuffle:
         order = torch.randperm(len(split), generator=torch.Generator().manual_seed(PARTITION_SEED))
         split = Split(split.images[order], split.labels[order])
@@ -185,6 +195,8 @@ def shuffled_cut(split: Split, share: float, shuffle: bool = True) -> tuple[Spli
 
 
 def load_split(raw: Path, images_name: str, labels_name: str) -> Split | None:
+    import torch
+
     images_path, labels_path = find_idx(raw, images_name), find_idx(raw, labels_name)
     if images_path is None or labels_path is None:
         return None
@@ -207,6 +219,8 @@ def find_idx(raw: Path, name: str) -> Path | None:
 
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file, gzipped or not (torchvision's own reader takes unzipped files only)."""
+    import numpy as np
+
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
@@ -327,6 +341,8 @@ def download_checked(url: str, path: Path, md5: str, timeout_s: float) -> str:
 
 def load_digits_28() -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's 8x8 digits, scaled to 20x20 and centred in 28x28 as MNIST's are."""
+    import torch
+    import torch.nn.functional as F
     from sklearn.datasets import load_digits
 
     bunch = load_digits()

@@ -7,38 +7,17 @@ from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
-from pydantic.dataclasses import dataclass
 from torch.optim.swa_utils import AveragedModel
 
-from trainables.config import MAX_EPOCHS, STRICT_KEYS
 from trainables.data import Data
+from trainables.families.gan import GANConfig
 from trainables.judge import Judge
-from trainables.metrics import EVAL_SEED, NUM_CLASSES, SampleScorer
+from trainables.metrics import EVAL_SEED, NUM_CLASSES, SampleScorer, batched
 from trainables.models.gan import Discriminator, Generator, to_pixels, to_tanh_range
 from trainables.state import batches, restore, seed_everything, snapshot
 
 # What a diverged trial reports: the worst value of each sample metric, so a search learns to avoid it.
 DIVERGED = {"fid": math.inf, "inception_score": 1.0, "class_coverage": 0, "class_kl": math.log(NUM_CLASSES)}
-
-
-@dataclass(config=STRICT_KEYS)
-class GANConfig:
-    """The report's DCGAN; Adam settings from the DCGAN paper (lr 2e-4, beta1 0.5)."""
-
-    latent_dim: int = Field(100, ge=1, description="size of the noise vector z")
-    lr_g: float = Field(2e-4, gt=0, description="generator Adam learning rate")
-    lr_d: float = Field(2e-4, gt=0, description="discriminator Adam learning rate")
-    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 of both optimisers")
-    dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
-    width: int = Field(64, ge=1, description="channels of the generator's last hidden layer and the critic's first "
-                       "(the others: 2x and 4x); the report's is 64")
-    ema: float = Field(0.0, ge=0, lt=1, description="decay of a moving average of the generator's weights that "
-                       "samples are drawn from (0: none, the report's; 0.999 averages about the last 1,000 steps)")
-    batch_size: int = Field(64, ge=1, description="real images per step")
-    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description="passes over the training partition")
-    seed: int = Field(0, description="seeds weights, batch order and noise")
-    eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
 
 
 def gan_step(
@@ -73,7 +52,7 @@ def fit_gan(
 ) -> Iterator[tuple[dict, dict]]:
     """Train the GAN; yield (metrics, resumable state) after each epoch, stopping early if it diverges."""
     seed_everything(cfg.seed)
-    generator = Generator(cfg.latent_dim, cfg.width).to(device)
+    generator = build_generator(cfg).to(device)
     discriminator = Discriminator(cfg.dropout, cfg.width).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999), fused=True)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999), fused=True)
@@ -104,6 +83,11 @@ def fit_gan(
             return
 
 
+def build_generator(cfg: GANConfig) -> Generator:
+    """The generator of a config: what training starts from and a checkpoint's weights are loaded into."""
+    return Generator(cfg.latent_dim, cfg.width)
+
+
 def moving_average(decay: float):
     """AveragedModel's update: the plain mean of the first 1 / (1 - decay) steps, then an exponential moving average
     (torch's own EMA starts from the first step's weights, which then dominate the average for thousands of steps)."""
@@ -125,5 +109,4 @@ def fixed_noise(n: int, latent_dim: int) -> torch.Tensor:
 def generate(generator: Generator, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Images (N, 1, 28, 28) in [0, 1] from noise z (N, latent_dim), in eval mode."""
     generator.eval()
-    device = next(generator.parameters()).device
-    return torch.cat([to_pixels(generator(b.to(device))).cpu() for b in z.split(batch_size)])
+    return batched(lambda b: to_pixels(generator(b)), z, next(generator.parameters()).device, batch_size)

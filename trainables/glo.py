@@ -3,53 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
-from pydantic import Field
-from pydantic.dataclasses import dataclass
 
-from trainables.config import MAX_EPOCHS, STRICT_KEYS
 from trainables.data import Data
+from trainables.families.glo import GLOConfig
 from trainables.gan import generate
 from trainables.judge import Judge
 from trainables.metrics import EVAL_SEED, SampleScorer, knn_accuracy, mse, psnr
 from trainables.models.gan import Generator, to_pixels
 from trainables.models.glo import GLO, normalise, sample_latents
 from trainables.state import batches, restore, seed_everything, snapshot
-
-
-@dataclass(config=STRICT_KEYS)
-class GLOConfig:
-    """The report's GLO: latent_dim 74 on the unit sphere, Adam lr 0.01 (latents) and 0.001 (generator),
-    batch 32, 15 epochs."""
-
-    latent_dim: int = Field(74, ge=1, description="size of each image's latent vector")
-    lr_latent: float = Field(0.01, gt=0, description="(sparse) Adam learning rate of the latents")
-    lr_generator: float = Field(0.001, gt=0, description="Adam learning rate of the generator")
-    width: int = Field(64, ge=1, description="channels of the generator's last hidden layer (the others: 2x and 4x); "
-                       "the report's is 64")
-    loss: Literal["l2", "l1", "laplacian_l1"] = Field(
-        "l2", description="reconstruction loss: the report's L2, L1, or the GLO paper's L1 of a Laplacian pyramid"
-    )
-    latent_norm: Literal["sphere", "ball", "none"] = Field("sphere", description="where latents are kept")
-    sampler: Literal["normal_sphere", "gaussian_fit", "gmm"] = Field(
-        "normal_sphere", description="how new latents are drawn: the report's, the GLO paper's, or a mixture"
-    )
-    gmm_components: int = Field(10, ge=1, description="mixture components of the gmm sampler")
-    batch_size: int = Field(32, ge=1, description="images per step")
-    epochs: int = Field(15, ge=1, le=MAX_EPOCHS, description="passes over the training partition")
-    seed: int = Field(0, description="seeds weights, latents and batch order")
-    eval_size: int = Field(1000, ge=2, description="samples scored each epoch, against as many held-out images")
-    encode_size: int = Field(250, ge=1, description="held-out images given latents each epoch, for k-NN and val_mse")
-    encode_steps: int = Field(30, ge=1, description="Adam steps that fit a held-out image's latent")
-    # Encoding held-out images took 44% of an epoch on 7,000 images (bench/epoch.py), and sweeps rank
-    # GLO by FID: val_mse, val_psnr and knn_acc come every few epochs, and always after the last.
-    encode_every: int = Field(3, ge=1, description="epochs between held-out encodings (val_mse, val_psnr, knn_acc)")
-
-
-HELD_OUT_METRICS = ("val_mse", "val_psnr", "knn_acc")  # reported every `encode_every` epochs
 
 
 def laplacian_pyramid(x: torch.Tensor, levels: int = 3) -> list[torch.Tensor]:
@@ -87,12 +51,18 @@ def glo_step(
     return loss.detach()
 
 
+def build_glo(cfg: GLOConfig, num_images: int) -> GLO:
+    """The generator and `num_images` latents of a config: what training starts from and a checkpoint's weights are
+    loaded into."""
+    return GLO(num_images, cfg.latent_dim, cfg.latent_norm, cfg.width)
+
+
 def fit_glo(
     cfg: GLOConfig, data: Data, judge: Judge, device: torch.device | str = "cpu", state: dict | None = None
 ) -> Iterator[tuple[dict, dict]]:
     """Train GLO; yield (metrics, resumable state, latents included) after each epoch."""
     seed_everything(cfg.seed)
-    model = GLO(len(data.train), cfg.latent_dim, cfg.latent_norm, cfg.width).to(device)
+    model = build_glo(cfg, len(data.train)).to(device)
     opt_g = torch.optim.Adam(model.generator.parameters(), lr=cfg.lr_generator, fused=True)
     opt_z = torch.optim.SparseAdam(model.latents.parameters(), lr=cfg.lr_latent)
     parts = {"model": model, "opt_g": opt_g, "opt_z": opt_z}
@@ -113,7 +83,7 @@ def fit_glo(
 
 
 def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig, held_out: bool = True) -> dict:
-    """Sample scores and train_mse; with `held_out`, also the HELD_OUT_METRICS of encoded held-out images."""
+    """Sample scores and train_mse; with `held_out`, also val_mse, val_psnr and knn_acc of encoded held-out images."""
     model.eval()
     device = model.latents.weight.device
     latents = model.latents.weight.detach()
@@ -127,7 +97,7 @@ def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig, h
         return metrics
     val = data.val.head(cfg.encode_size)
     x = val.images.to(device)
-    z = encode(model.generator, x, cfg.latent_dim, cfg.latent_norm, cfg.encode_steps)
+    z = fit_latents(model.generator, x, cfg.latent_dim, cfg.latent_norm, cfg.encode_steps)
     with torch.no_grad():
         x_hat = to_pixels(model.generator(z))
     return {
@@ -138,7 +108,7 @@ def evaluate_glo(model: GLO, data: Data, scorer: SampleScorer, cfg: GLOConfig, h
     }
 
 
-def encode(
+def fit_latents(
     generator: Generator, x: torch.Tensor, latent_dim: int, latent_norm: str, steps: int, lr: float = 0.05
 ) -> torch.Tensor:
     """Latents (B, d) whose images fit x (B, 1, 28, 28), found by Adam with the generator frozen."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import torch.nn.functional as F
 from filelock import FileLock
 from torch import nn
 
-from trainables.data import Data, Split
+from trainables.data import Data, Split, default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +53,6 @@ class TrainedJudge:
         judge = Judge()
         judge.load_state_dict(self.state)
         return judge.to(device).eval()
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("SWEEPS_CACHE_DIR", Path.home() / ".cache" / "latent-sweeps"))
 
 
 def load_judge(data: Data, cache_dir: str | Path | None = None, device: str = "cpu") -> TrainedJudge:

@@ -14,7 +14,7 @@ from ray import tune
 from trainables.config import parse_config, without_labels
 from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
-from trainables.registry import MODELS, fit_model, pick_device
+from trainables.registry import FAMILIES
 from trainables.state import load_state
 
 STATE_FILE = "state.pt"
@@ -22,15 +22,16 @@ STATE_FILE = "state.pt"
 
 def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
     """A trainable for `tune.Tuner`; data and judge go to Ray's object store once, not once per trial."""
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(MODELS)}")
-    if MODELS[model].needs_judge and judge is None:
+    if model not in FAMILIES:
+        raise ValueError(f"unknown model {model!r}: choose one of {', '.join(FAMILIES)}")
+    if FAMILIES[model].needs_judge and judge is None:
         raise ValueError(f"model {model!r} is scored by the judge: pass load_judge(data)")
     return tune.with_parameters(train_trial, model=model, arrays=to_arrays(data), judge=judge)
 
 
 def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | None) -> None:
-    cfg = parse_config(MODELS[model].config, without_labels(config))
+    family = FAMILIES[model]
+    cfg = parse_config(family.config, without_labels(config))
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, math.floor(cpus)))
     device = pick_device()
@@ -41,10 +42,15 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
             state = load_state(Path(folder) / STATE_FILE, device)
     built_judge = judge.build(device) if judge is not None else None
     node = {"node_id": ray.get_runtime_context().get_node_id()}  # which node ran each epoch, on a cluster
-    for metrics, state in fit_model(model, cfg, from_arrays(arrays), built_judge, device, state):
+    for metrics, state in family.fit(cfg, from_arrays(arrays), built_judge, device, state):
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             tune.report(metrics | node, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+def pick_device() -> torch.device:
+    """CUDA where this process may see a GPU (Ray hides GPUs from trials that were given none)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_arrays(data: Data) -> dict:

@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 
 from analysis import best_trials, learning_curves, load_experiment, parameter_importance
-from analysis.results import rank_correlation, rerun_summary, start_trial, sweep_cost
+from analysis.results import format_value, rank_correlation, rerun_summary, start_trial, sweep_cost
 from sweeps.cli import main
 from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, Experiment, open_experiment
 from sweeps.rerun import version_warnings
 from tests.analysis.browser import load_page
-from trainables.config import format_value
+from tests.families import NAMES
+from trainables.registry import FAMILIES
 
 pytestmark = pytest.mark.ray
-MODELS = ("ae", "dae", "gan", "glo")
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +47,18 @@ def test_report_opens_in_a_browser_with_every_image(chromium, demo):
                  "glo-arithmetic_same", "ae-history", "dae-params", "gan-curves", "glo-distribution"):
         assert f"img/{name}.png" in sources, name
     # A thumbnail per finished trial: two trials in each smoke sweep.
-    assert sum("-trial-" in s for s in sources) == 8
+    assert sum("-trial-" in s for s in sources) == 2 * len(NAMES)
     html = (demo / "report" / "index.html").read_text()
-    assert html.count("<section id=") == 4 and html.count("Rank correlation") == 4
+    assert html.count("<section id=") == len(NAMES) and html.count("Rank correlation") == len(NAMES)
     # The overview links each experiment's section; mean ± std over 2 seeds in it and in each rerun table (2 configs).
-    assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', html) == ["Autoencoder", "Denoising autoencoder", "GAN", "GLO"]
-    assert html.count("(n=2)") == 4 + 4 * 2
+    assert re.findall(r'<a href="#[^"]+">([^<]+)</a>', html) == [f.title for f in FAMILIES.values()]
+    assert html.count("(n=2)") == len(NAMES) + len(NAMES) * 2
 
 
 def test_each_sweep_starts_with_the_reports_configuration_and_the_report_says_how_it_did(demo):
     html = (demo / "report" / "index.html").read_text()
     overview = html.split("<section", 1)[0]
-    for model in MODELS:
+    for model in NAMES:
         experiment, spec = open_experiment(str(demo / model))
         trials = load_experiment(str(demo / model))
         start = start_trial(trials, spec)

@@ -16,6 +16,7 @@ from sweeps.cli import main
 from sweeps.experiment import STUDY_FILE, open_experiment
 from sweeps.search import open_study_storage
 from tests.drivers import kill_after_first_trial
+from tests.families import NAMES
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 pytestmark = pytest.mark.ray
@@ -38,7 +39,7 @@ def sweep(local_ray, real_source, cache_dir, tmp_path, capsys):
     return run
 
 
-@pytest.mark.parametrize("model", ["ae", "dae", "gan", "glo"])
+@pytest.mark.parametrize("model", NAMES)
 def test_smoke_sweep_of_each_model(model, sweep, real_judge):
     status, experiment, out = sweep(f"{model}.yaml", "--preset", "smoke")
     assert status == 0, out

@@ -7,9 +7,9 @@ import ray
 import yaml
 
 from sweeps.cli import main
-from sweeps.spec import dump_spec, load_spec, read_spec
+from sweeps.spec import dump_spec, load_spec, read_spec, reported_metrics
 from trainables.config import ConfigError
-from trainables.registry import MODELS, reported_metrics
+from trainables.registry import FAMILIES
 
 SPECS = sorted((Path(__file__).parents[2] / "sweeps" / "specs").glob("*.yaml"))
 GOOD = {
@@ -30,7 +30,7 @@ def as_yaml(spec: dict) -> str:
 
 
 def test_every_model_has_a_shipped_sweep_file():
-    assert {spec.stem for spec in SPECS} >= set(MODELS)
+    assert {spec.stem for spec in SPECS} >= set(FAMILIES)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
@@ -39,8 +39,8 @@ def test_shipped_sweep_files_and_their_presets_validate(path):
     assert "smoke" in presets
     for preset in presets:
         spec = load_spec(path, preset)
-        cfg = MODELS[spec.model].config(**spec.fixed)
-        assert set(spec.metric) <= set(reported_metrics(spec.model, cfg))
+        cfg = spec.family.config(**spec.fixed)
+        assert set(spec.metric) <= set(reported_metrics(spec.family, cfg))
     smoke = load_spec(path, "smoke")
     assert smoke.num_samples == 2 and smoke.epochs <= 3 and smoke.data.limit <= 500
 
@@ -73,7 +73,7 @@ def test_yaml_reads_exponents_without_a_dot_as_numbers(tmp_path):
 
 # (what is wrong, the change to GOOD or the file text, the field the message must name)
 BAD = [
-    ("unknown model", {"model": "vae"}, "`model` = 'vae'"),
+    ("unknown model", {"model": "flow"}, "`model` = 'flow'"),
     ("model of the wrong type", {"model": ["ae"]}, "`model` = ['ae']"),
     ("search as a list", {"search": ["lr_latent"]}, "`search` = ['lr_latent']"),
     ("unknown top-level key", {"num_sample": 3}, "did you mean `num_samples`?"),

@@ -1,8 +1,8 @@
 import pytest
 
-from trainables.autoencoder import AEConfig, DAEConfig
 from trainables.config import ConfigError, parse_config
-from trainables.glo import GLOConfig
+from trainables.families.autoencoder import AEConfig, DAEConfig
+from trainables.families.glo import GLOConfig
 
 
 def test_every_problem_is_reported_at_once_with_its_field():

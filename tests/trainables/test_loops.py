@@ -7,25 +7,16 @@ import math
 import pytest
 import torch
 
-from trainables.config import parse_config
-from trainables.registry import MODELS, fit_model
-
-FAST = {  # small but real settings per model
-    "ae": {"batch_size": 16, "eval_size": 100},
-    "dae": {"batch_size": 16, "eval_size": 100, "noise_std": 0.25},
-    "gan": {"batch_size": 16, "eval_size": 100, "latent_dim": 16},
-    "glo": {"batch_size": 16, "eval_size": 100, "latent_dim": 16, "encode_size": 32, "encode_steps": 5,
-            "encode_every": 1},
-}
+from tests.families import NAMES, fast_config, fast_values, reports
+from trainables.registry import FAMILIES
 
 
 def run(model, tiny, judge, state=None, **values):
-    cfg = parse_config(MODELS[model].config, {**FAST[model], **values})
-    built = judge.build() if MODELS[model].needs_judge else None
-    return fit_model(model, cfg, tiny, built, "cpu", state)
+    family = FAMILIES[model]
+    return family.fit(fast_config(model, **values), tiny, judge.build() if family.needs_judge else None, "cpu", state)
 
 
-@pytest.mark.parametrize("model", ["ae", "dae", "glo"])
+@pytest.mark.parametrize("model", [name for name in NAMES if reports(name, "val_mse")])
 def test_reconstruction_loss_falls(model, tiny, digits_judge):
     history = [metrics for metrics, _ in run(model, tiny, digits_judge, epochs=4)]
     assert [m["epoch"] for m in history] == [1, 2, 3, 4]
@@ -61,10 +52,11 @@ def test_diverging_gan_stops_cleanly_and_says_so(tiny, digits_judge):
     assert history[0]["fid"] == math.inf
 
 
-@pytest.mark.parametrize(("model", "values"), [
-    ("ae", {}), ("dae", {}), ("gan", {}), ("gan", {"ema": 0.9, "width": 8}), ("glo", {}),
-    ("glo", {"loss": "laplacian_l1", "width": 8}),
-], ids=["ae", "dae", "gan", "gan-ema", "glo", "glo-laplacian"])
+VARIANTS = {"gan-ema": ("gan", {"ema": 0.9, "width": 8}), "glo-laplacian": ("glo", {"loss": "laplacian_l1", "width": 8})}
+
+
+@pytest.mark.parametrize(("model", "values"), [(name, {}) for name in NAMES] + list(VARIANTS.values()),
+                         ids=NAMES + list(VARIANTS))
 def test_resume_from_state_matches_an_uninterrupted_run(model, values, tiny, digits_judge):
     straight = [metrics for metrics, _ in run(model, tiny, digits_judge, epochs=2, seed=3, **values)]
     first, state = next(run(model, tiny, digits_judge, epochs=2, seed=3, **values))
@@ -80,7 +72,7 @@ def test_resume_from_state_matches_an_uninterrupted_run(model, values, tiny, dig
 def test_ae_knn_is_fitted_on_the_first_knn_size_training_codes(tiny, digits_judge):
     # One reference code: every held-out code gets its label, so the accuracy is that label's share.
     metrics, _ = next(run("ae", tiny, digits_judge, epochs=1, knn_size=1))
-    val = tiny.val.head(FAST["ae"]["eval_size"])
+    val = tiny.val.head(fast_values("ae")["eval_size"])
     assert metrics["knn_acc"] == pytest.approx((val.labels == tiny.train.labels[0]).float().mean().item())
 
 
@@ -92,14 +84,13 @@ def test_glo_encodes_held_out_images_every_encode_every_epochs_and_after_the_las
 
 
 def test_gan_samples_come_from_the_weight_average_which_its_checkpoint_rebuilds(tiny, digits_judge):
-    from analysis.checkpoints import build_network
     from trainables.gan import fixed_noise, generate
     from trainables.metrics import SampleScorer
 
     values = {"epochs": 2, "ema": 0.5, "width": 8}
     metrics, state = list(run("gan", tiny, digits_judge, **values))[-1]
-    cfg = parse_config(MODELS["gan"].config, {**FAST["gan"], **values})
-    averaged, raw = build_network("gan", cfg, state), build_network("gan", dataclasses.replace(cfg, ema=0.0), state)
+    cfg, build = fast_config("gan", **values), FAMILIES["gan"].build
+    averaged, raw = build(cfg, state), build(dataclasses.replace(cfg, ema=0.0), state)
     noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
     scorer = SampleScorer(digits_judge.build(), tiny.val.images[: cfg.eval_size])
     assert scorer.score(generate(averaged, noise))["fid"] == pytest.approx(metrics["fid"])

@@ -1,9 +1,12 @@
+from typing import get_args
+
 import pytest
 import torch
 
+from trainables.families.glo import LatentNorm, Sampler
 from trainables.models.ae import Autoencoder
 from trainables.models.gan import Discriminator, Generator
-from trainables.models.glo import GLO, LATENT_NORMS, SAMPLERS, sample_latents
+from trainables.models.glo import GLO, sample_latents
 
 
 @pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
@@ -29,7 +32,7 @@ def test_gan_shapes_and_ranges():
     assert all(torch.isfinite(p.grad).all() for p in generator.parameters())
 
 
-@pytest.mark.parametrize("latent_norm", LATENT_NORMS)
+@pytest.mark.parametrize("latent_norm", get_args(LatentNorm))
 def test_glo_latents_stay_where_the_normalisation_keeps_them(latent_norm):
     torch.manual_seed(0)
     model = GLO(num_images=8, latent_dim=6, latent_norm=latent_norm)
@@ -47,7 +50,7 @@ def test_glo_latents_stay_where_the_normalisation_keeps_them(latent_norm):
     assert (norms[4:] > 2).all()  # untouched rows stay as they were
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("sampler", get_args(Sampler))
 def test_samplers_draw_normalised_latents(sampler):
     learned = torch.nn.functional.normalize(torch.randn(200, 6) + torch.tensor([2.0, 0, 0, 0, 0, 0]), dim=1)
     draw = lambda: sample_latents(learned, 50, sampler, "sphere", torch.Generator().manual_seed(1), 3)

@@ -5,20 +5,20 @@ import math
 import pytest
 from ray import tune
 
-from trainables.config import parse_config
-from trainables.registry import MODELS, reported_metrics
+from sweeps.internals import KeptResults
+from sweeps.spec import reported_metrics
+from tests.families import NAMES, fast_config, fast_values
+from trainables.registry import FAMILIES
 from trainables.tune import build_trainable
-
-from .test_loops import FAST
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize("model", ["ae", "dae", "gan", "glo"])
+@pytest.mark.parametrize("model", NAMES)
 def test_trainable_runs_under_tune(model, local_ray, tiny, digits_judge, tmp_path):
     trainable = build_trainable(model, tiny, digits_judge)
     tuner = tune.Tuner(
         tune.with_resources(trainable, {"cpu": 1}),
-        param_space={**FAST[model], "epochs": 2, "seed": tune.grid_search([0, 1])},
+        param_space={**fast_values(model), "epochs": 2, "seed": tune.grid_search([0, 1])},
         run_config=tune.RunConfig(
             name=model, storage_path=str(tmp_path), verbose=0,
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
@@ -27,7 +27,7 @@ def test_trainable_runs_under_tune(model, local_ray, tiny, digits_judge, tmp_pat
     results = tuner.fit()
     assert not results.errors
     # Sweep files are validated against `reported_metrics`: the trainable must really report each one.
-    promised = reported_metrics(model, parse_config(MODELS[model].config, FAST[model]))
+    promised = reported_metrics(FAMILIES[model], fast_config(model))
     for result in results:
         history = result.metrics_dataframe
         assert list(history["epoch"]) == [1, 2]
@@ -62,9 +62,10 @@ def test_a_failed_trial_resumes_from_its_last_checkpoint(local_ray, tiny, tmp_pa
 
     tuner = tune.Tuner(
         tune.with_parameters(crashes_once, model="ae", arrays=to_arrays(tiny), judge=None),
-        param_space={**FAST["ae"], "epochs": 2},
+        param_space={**fast_values("ae"), "epochs": 2},
         run_config=tune.RunConfig(
-            storage_path=str(tmp_path), verbose=0, failure_config=tune.FailureConfig(max_failures=1)
+            storage_path=str(tmp_path), verbose=0, failure_config=tune.FailureConfig(max_failures=1),
+            callbacks=[KeptResults()],  # as sweeps run it: the restart keeps the epochs reported before the crash
         ),
     )
     [result] = tuner.fit()
@@ -85,7 +86,7 @@ def test_a_trial_trains_with_as_many_torch_threads_as_it_has_cpus(cpus, fresh_ra
 
     tuner = tune.Tuner(
         tune.with_resources(tune.with_parameters(probe, model="ae", arrays=to_arrays(tiny), judge=None), {"cpu": cpus}),
-        param_space={**FAST["ae"], "epochs": 1},
+        param_space={**fast_values("ae"), "epochs": 1},
         run_config=tune.RunConfig(storage_path=str(tmp_path), verbose=0),
     )
     [result] = tuner.fit()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 import torch
 from torch import nn
 
+from trainables.families.glo import Sampler
 from trainables.models.gan import Generator
 
-LATENT_NORMS = ("sphere", "ball", "none")
-SAMPLERS = ("normal_sphere", "gaussian_fit", "gmm")
 
 
 def normalise(z: torch.Tensor, latent_norm: str) -> torch.Tensor:
@@ -74,5 +75,5 @@ def sample_latents(
         draws, _ = mixture.fit(latents.numpy()).sample(n)
         z = torch.from_numpy(draws[np.random.default_rng(seed).permutation(n)])  # sample() groups by component
     else:
-        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
+        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(get_args(Sampler))}")
     return normalise(z.float(), latent_norm)

@@ -1,0 +1,100 @@
+"""Every private Ray and Optuna API the project uses, each with why no public one does the job.
+
+pyproject.toml bounds Ray and Optuna to the versions these are tested with; tests/sweeps/test_internals.py fails,
+naming the module, where one of them moved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray.tune.logger import JsonLoggerCallback
+
+# Where each internal lives, for the test that checks they are all still there.
+USED = {
+    "ray._raylet": ["GcsClient"],
+    "ray._private.services": ["canonicalize_bootstrap_address"],
+    "ray._private.authentication.authentication_token_setup": ["maybe_enable_token_auth_if_token_available"],
+    "ray.train._internal.storage": ["get_fs_and_path"],
+    "ray.tune.search.optuna": ["OptunaSearch._ot_study", "OptunaSearch._ot_trials"],
+    "optuna.trial": ["FrozenTrial._trial_id"],
+    "ray.tune.search": ["SearchGenerator._experiment"],
+    "ray.tune.logger": ["JsonLoggerCallback._restore_from_remote"],
+}
+
+
+def check_gcs(address: str) -> None:
+    """Connect to the Ray head's GCS once: `ray.init` retries for a minute, then blames the network, where
+    something else listens or a token is missing; this fails at once with RpcError or AuthenticationError."""
+    from ray._raylet import GcsClient
+
+    GcsClient(address=address)
+
+
+def auto_address() -> str:
+    """The address of the cluster this machine is a node of, with the token Ray would use for it (what
+    `ray.init(address="auto")` resolves, without connecting); ConnectionError where none runs here."""
+    from ray._private.authentication.authentication_token_setup import maybe_enable_token_auth_if_token_available
+    from ray._private.services import canonicalize_bootstrap_address
+
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
+    return canonicalize_bootstrap_address("auto")
+
+
+def filesystem_and_path(storage: str) -> tuple[Any, str]:
+    """pyarrow's filesystem and path for a storage path or URI, resolved as Tune resolves `storage_path`."""
+    from ray.train._internal.storage import get_fs_and_path
+
+    return get_fs_and_path(storage)
+
+
+def has_experiment(generator: Any) -> bool:
+    """Whether a `SearchGenerator` holds an experiment (set once Tune started it)."""
+    return generator._experiment is not None
+
+
+def rebase_generator(generator: Any, storage: str, name: str) -> None:
+    """Point a restored `SearchGenerator`'s experiment storage at STORAGE/NAME: Ray 2.60 restores the one pickled
+    with it, and offers no way to change it."""
+    filesystem, path = filesystem_and_path(storage)
+    context = generator._experiment.storage
+    context.storage_filesystem, context.storage_fs_path, context.experiment_dir_name = filesystem, path, name
+
+
+def study_of(searcher: Any):
+    """The Optuna study inside Ray's OptunaSearch (no accessor)."""
+    return searcher._ot_study
+
+
+def reopen_study(searcher: Any, study) -> None:
+    """Give Ray's OptunaSearch another handle on its study (the journal where the experiment is now), keeping its
+    Tune trial -> Optuna trial map for the trials the study holds."""
+    import optuna
+
+    stored = {trial._trial_id for trial in study.get_trials(deepcopy=False)}  # FrozenTrial exposes no storage id
+    searcher._ot_trials = {tid: optuna.Trial(study, t._trial_id) for tid, t in searcher._ot_trials.items()
+                           if t._trial_id in stored}
+    searcher._ot_study = study
+
+
+def asked_trials(searcher: Any) -> list:
+    """The Optuna trials Ray's OptunaSearch asked for its Tune trials."""
+    return list(searcher._ot_trials.values())
+
+
+def optuna_trial_of(searcher: Any, trial_id: str):
+    """The Optuna trial Ray's OptunaSearch asked for Tune trial `trial_id`, or None."""
+    return searcher._ot_trials.get(trial_id)
+
+
+class KeptResults(JsonLoggerCallback):
+    """Tune's writer of each trial's result.json, which on every restart of a trial (a retry after a failure, a
+    population-based exploit) copies the trial's result.json back from the experiment's storage over the driver's
+    own copy. Storage's copy lags by the last seconds' reports (Ray 2.60 syncs it now and then), so epochs were
+    lost from the file the analysis reads. The driver's copy, where it has one, is complete and is kept; a new
+    driver (a resumed sweep), which has none, still fetches storage's."""
+
+    def _restore_from_remote(self, file_name: str, trial) -> None:
+        if not Path(trial.local_path, file_name).exists():
+            super()._restore_from_remote(file_name, trial)

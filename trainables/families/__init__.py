@@ -1,0 +1,1 @@
+"""One module per model family, each defining its config and its `Family` record (trainables/family.py)."""
