@@ -42,7 +42,7 @@ def main() -> None:
     results = {"heavy_modules_loaded_by_import_sweeps_cli": loaded, "help_s": seconds(["--help"], args.repeats)}
     results |= {f"{verb}_help_s": seconds([verb, "--help"], args.repeats) for verb in VERBS}
     with tempfile.TemporaryDirectory() as storage:
-        spec = load_spec(SPECS / "ae.yaml", "smoke", ["data.limit=100", "fixed.epochs=1"])
+        spec = load_spec(SPECS / "ae.yaml", "smoke", ["data.limit=100", "scheduler={type: none}"])
         experiment, _ = run_sweep(spec, storage, args.data_dir)
         results["status_s"] = seconds(["status", experiment.path], args.repeats)
         results["list_s"] = seconds(["list", storage], args.repeats)

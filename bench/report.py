@@ -1,6 +1,6 @@
 """Report time against the number of trials: `sweeps report` of AE sweeps of 8, 32 and 128 cheap trials (one epoch
-on 20 images each), so that what grows with the trials shows; each experiment is read once, so the time per trial
-should stay flat.
+on 20 images each), so that what grows with the trials shows. Each experiment is read once, so the time should grow
+linearly: the marginal seconds per trial (from one size to the next) stay flat where it does.
 
     python -m bench.report [--trials 8 32 128] [--repeats 1] [--compare-with CHECKOUT]
 
@@ -43,7 +43,8 @@ def main() -> None:
     checkouts = {"this": Path(__file__).resolve().parents[1]}
     if args.compare_with:
         checkouts["compared"] = args.compare_with.resolve()
-    results, summary = {"trials": {}}, ["sweeps report of AE sweeps of N one-epoch trials (seconds, per trial):"]
+    results, summary = {"trials": {}}, ["sweeps report of AE sweeps of N one-epoch trials (seconds; per added trial):"]
+    previous: tuple[int, dict] | None = None
     with tempfile.TemporaryDirectory() as storage:
         for n in args.trials:
             spec = load_spec(SPECS / "ae.yaml", None, [f"num_samples={n}", *CHEAP])
@@ -53,10 +54,12 @@ def main() -> None:
                 for name, checkout in checkouts.items():
                     out = f"{storage}/report-{n}-{name}"
                     times.setdefault(name, []).append(report_seconds(checkout, experiment.path, out))
-            row = {}
-            for name, measured in times.items():
-                row[f"{name}_s"] = round(median(measured), 2)
-                row[f"{name}_per_trial_s"] = round(median(measured) / n, 3)
+            row = {f"{name}_s": round(median(measured), 2) for name, measured in times.items()}
+            if previous is not None:  # the seconds each trial added since the last size
+                m, before = previous
+                row |= {f"{name}_per_added_trial_s": round((row[f"{name}_s"] - before[f"{name}_s"]) / (n - m), 3)
+                        for name in times}
+            previous = n, row
             if "compared_s" in row:
                 row["compared_over_this"] = ratio(row["compared_s"], row["this_s"])
             results["trials"][n] = row

@@ -124,9 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     rerun.set_defaults(command=run_rerun)
 
     sample = verbs.add_parser(
-        "sample", help="draw images from a trained GAN/GLO (or AE/DAE reconstructions) into a .npy file",
-        description="Write a float32 array (N, 28, 28) in [0, 1]: samples of the best (or --trial) GAN or GLO "
-        "checkpoint, or the AE's / DAE's reconstructions of the first N test digits.",
+        "sample", help="draw images from a trained model (an autoencoder's: reconstructions) into a .npy file",
+        description="Write a float32 array (N, 28, 28) in [0, 1]: samples of the best (or --trial) checkpoint of "
+        f"{', '.join(n for n, f in FAMILIES.items() if f.samples)}, or the reconstructions of the first N test "
+        f"digits by {', '.join(n for n, f in FAMILIES.items() if not f.samples)}.",
     )
     sample.add_argument("experiment", help="an experiment directory (or a rerun's)")
     sample.add_argument("--trial", help="the trial's id (default: the best trial)")

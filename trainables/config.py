@@ -10,7 +10,7 @@ from typing import TypeVar
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 # Unknown keys are errors, and strings from the command line are parsed ("16" -> 16).
-STRICT_KEYS = ConfigDict(extra="forbid")
+STRICT_KEYS = ConfigDict(extra="forbid", defer_build=True)  # schemas built on first use, not on import
 MAX_EPOCHS = 100_000  # an epoch count beyond any sweep: larger ones are typos
 
 C = TypeVar("C")

@@ -6,13 +6,10 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import http.client
 import logging
 import os
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -295,6 +292,9 @@ def download_files(folder: str, raw: Path, names: list[str], timeout_s: float = 
 def download_file(name: str, md5: str, raw: Path, mirrors: list[str], timeout_s: float) -> None:
     """Fetch `name` from the first mirror that serves it intact; a file with the wrong MD5 is not kept.
     Raises MissingDataError where no mirror answers, DataError where they only served corrupted copies."""
+    import http.client
+    import urllib.error
+
     failures, corrupted = [], []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + name
@@ -318,6 +318,8 @@ def download_file(name: str, md5: str, raw: Path, mirrors: list[str], timeout_s:
 def download_checked(url: str, path: Path, md5: str, timeout_s: float) -> str:
     """Stream `url` into a temporary file beside `path` and move it there if its MD5 is `md5`; returns the MD5
     found. Whatever happens, no partial or corrupted file is left behind."""
+    import urllib.request
+
     from tqdm import tqdm
 
     log.info("downloading %s", url)
