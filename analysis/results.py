@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
 from sweeps.errors import SweepError
+from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
 from sweeps.spec import SweepSpec
 from trainables.config import ConfigError
 

@@ -10,9 +10,9 @@ from ray import tune
 from ray.tune.search import BasicVariantGenerator
 
 from analysis.results import best_trials, trial_table
+from sweeps.errors import SweepError
 from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
 from sweeps.launch import describe_environment, run_config, run_tuner, trainable, trial_dirname
-from sweeps.errors import SweepError
 from sweeps.spec import NoScheduler, SweepSpec, dump_spec
 from trainables.config import parse_config
 from trainables.data import Data

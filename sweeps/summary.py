@@ -7,12 +7,14 @@ import math
 import shlex
 import sys
 
+import pandas as pd
+
 from analysis.results import (
-    best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance, pareto_front, rank_correlation,
-    rerun_summary, shown_columns, sweep_cost, trial_table,
+    best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance, pareto_front,
+    rank_correlation, rerun_summary, shown_columns, sweep_cost, trial_table,
 )
-from sweeps.experiment import RERUN_FILE
 from sweeps.errors import SweepError
+from sweeps.experiment import RERUN_FILE
 
 
 def report_results(experiment, spec) -> int:
@@ -41,7 +43,8 @@ def report_results(experiment, spec) -> int:
     print(f"best trial {best['trial_id']} ({best['status']}): {metric} {best[f'best_{metric}']:.4g} at epoch "
           f"{int(best['best_epoch'])}")
     print("  " + "  ".join(f"{k}={format_value(config[k])}" for k in spec.search if k in config))
-    shown = [k for k in spec.reported_metrics() if k in best and k not in (metric, "time_this_iter_s")]
+    shown = [k for k in spec.reported_metrics()  # a metric its last epoch did not report (GLO's held-out) is left out
+             if k in best and k not in (metric, "time_this_iter_s") and not pd.isna(best[k])]
     print("  last epoch: " + "  ".join(f"{k} {format_value(best[k])}" for k in shown))
     if len(spec.metric) > 1:
         front = pareto_front(table.dropna(subset=spec.metric), spec.metric, spec.mode)

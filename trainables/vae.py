@@ -25,7 +25,7 @@ class VAE(nn.Module):
         self.decoder = Decoder(latent_dim, activation, channels)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Reconstructions of x (B, 1, 28, 28) from reparameterised draws, and the posteriors' means and log-variances."""
+        """Reconstructions of x (B, 1, 28, 28) from reparameterised draws; the posteriors' means and log-variances."""
         mu, logvar = self.encoder(x).chunk(2, dim=1)
         z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
         return self.decoder(z), mu, logvar

@@ -1,18 +1,23 @@
-"""After the sweeps: `sweeps demo` end to end (four smoke sweeps, reruns, the report in a real browser), then the
-tables, reruns, samples and reproductions it leaves, on a real local Ray and real data."""
+"""After the sweeps: `sweeps demo` end to end (a smoke sweep of every model, reruns, the report in a real browser),
+then the sweeps, tables, reruns, samples and reproductions it leaves, on a real local Ray and real data."""
 
+import contextlib
+import io
 import json
 import math
 import re
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
 from analysis import best_trials, learning_curves, load_experiment, parameter_importance
 from analysis.results import format_value, rank_correlation, rerun_summary, start_trial, sweep_cost
 from sweeps.cli import main
-from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, Experiment, open_experiment
+from sweeps.experiment import (
+    ENVIRONMENT_FILE, RERUN_FILE, STUDY_FILE, Experiment, open_experiment, open_study_storage,
+)
 from sweeps.rerun import version_warnings
 from tests.analysis.browser import load_page
 from tests.families import NAMES
@@ -23,13 +28,33 @@ pytestmark = pytest.mark.ray
 
 @pytest.fixture(scope="module")
 def demo(local_ray, real_source, cache_dir, tmp_path_factory):
-    """`sweeps demo --preset smoke`: the folder holding its four experiments and the report."""
-    storage = tmp_path_factory.mktemp("demo")
-    status = main(["demo", "--preset", "smoke", "--top", "2", "--storage", str(storage), *real_source.train_args,
-                   "--cache-dir", str(cache_dir)])
-    assert status == 0
+    """`sweeps demo --preset smoke`: the folder holding its experiments, one per model, the report, and in
+    output.txt what the demo printed."""
+    storage, printed = tmp_path_factory.mktemp("demo"), io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(["demo", "--preset", "smoke", "--top", "2", "--storage", str(storage), *real_source.train_args,
+                       "--cache-dir", str(cache_dir)])
+    assert status == 0, printed.getvalue()
     (root,) = storage.iterdir()
+    (root / "output.txt").write_text(printed.getvalue())
     return root
+
+
+@pytest.mark.parametrize("model", NAMES)
+def test_smoke_sweep_of_each_model(model, demo):
+    experiment, out = demo / model, (demo / "output.txt").read_text()
+    trials = load_experiment(str(experiment))
+    assert len(trials) == 2 and set(trials["status"]) == {"finished"}
+    _, spec = open_experiment(str(experiment))
+    assert set(spec.reported_metrics()) <= set(trials.columns)
+    best = trials[f"best_{spec.metric[0]}"]
+    assert best.map(math.isfinite).all()
+    assert {"sweep.yaml", "environment.json", STUDY_FILE} <= {p.name for p in experiment.iterdir()}
+    assert (demo / "driver.log").is_file()  # the demo's sweeps share one log
+    study = optuna.load_study(study_name=model, storage=open_study_storage(str(experiment / STUDY_FILE)))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert sorted(t.value for t in study.trials) in (sorted(best), sorted(best)[::-1])
+    assert f"best trial {trials['trial_id'][0]}" in out and f"sweeps train {model} --set" in out
 
 
 def rerun_of(demo, model):

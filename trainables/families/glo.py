@@ -46,7 +46,8 @@ class GLOConfig:
 def metrics(cfg: GLOConfig) -> dict[str, Metric]:
     """Held-out images are given latents (val_mse, val_psnr, knn_acc) every `encode_every` epochs only: sweeps rank
     GLO by FID (bench/epoch.py times the encoding)."""
-    held_out = {name: Metric(m.better, cfg.encode_every, "encode_every") for name, m in RECONSTRUCTION.items() if name != "train_loss"}
+    held_out = {name: Metric(m.better, cfg.encode_every, "encode_every")
+                for name, m in RECONSTRUCTION.items() if name != "train_loss"}
     return {"train_loss": RECONSTRUCTION["train_loss"], **held_out, **each_epoch(train_mse="min"), **SAMPLES}
 
 
