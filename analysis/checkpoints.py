@@ -14,8 +14,7 @@ from sweeps.errors import SweepError
 from trainables.config import parse_config
 from trainables.data import Data
 from trainables.family import Family
-from trainables.state import load_state
-from trainables.tune import STATE_FILE
+from trainables.state import STATE_FILE, load_state
 
 
 @dataclass

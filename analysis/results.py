@@ -234,7 +234,9 @@ def parameter_importance(source: str | Results, metric: str | None = None) -> pd
     try:
         if not journal.is_file():
             raise FileNotFoundError("no such file")
-        study = optuna.load_study(study_name=None, storage=open_study_storage(str(journal)))  # its only study
+        storage = open_study_storage(str(journal))
+        names = optuna.get_all_study_names(storage)  # its only study, whatever the experiment was called then
+        study = optuna.load_study(study_name=names[0] if len(names) == 1 else None, storage=storage)
     except Exception as e:  # whatever a damaged journal makes Optuna raise
         raise SweepError(f"no parameter importance: the study {journal} is missing or damaged ({e}); the trial "
                          "table does not need it") from None

@@ -42,13 +42,6 @@ def auto_address() -> str:
     return canonicalize_bootstrap_address("auto")
 
 
-def filesystem_and_path(storage: str) -> tuple[Any, str]:
-    """pyarrow's filesystem and path for a storage path or URI, resolved as Tune resolves `storage_path`."""
-    from ray.train._internal.storage import get_fs_and_path
-
-    return get_fs_and_path(storage)
-
-
 def has_experiment(generator: Any) -> bool:
     """Whether a `SearchGenerator` holds an experiment (set once Tune started it)."""
     return generator._experiment is not None
@@ -56,8 +49,10 @@ def has_experiment(generator: Any) -> bool:
 
 def rebase_generator(generator: Any, storage: str, name: str) -> None:
     """Point a restored `SearchGenerator`'s experiment storage at STORAGE/NAME: Ray 2.60 restores the one pickled
-    with it, and offers no way to change it."""
-    filesystem, path = filesystem_and_path(storage)
+    with it, and offers no way to change it. The filesystem and path are resolved as Tune resolves `storage_path`."""
+    from ray.train._internal.storage import get_fs_and_path
+
+    filesystem, path = get_fs_and_path(storage)
     context = generator._experiment.storage
     context.storage_filesystem, context.storage_fs_path, context.experiment_dir_name = filesystem, path, name
 

@@ -11,7 +11,7 @@ from analysis.results import format_value
 from trainables.data import load_data
 from trainables.family import Family
 from trainables.judge import load_judge
-from trainables.tune import pick_device
+from trainables.state import pick_device
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,14 @@ import numpy as np
 import torch
 
 
+STATE_FILE = "state.pt"  # a checkpoint's file
+
+
+def pick_device() -> torch.device:
+    """CUDA where this process may see a GPU (Ray hides GPUs from trials that were given none)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

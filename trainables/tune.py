@@ -15,9 +15,7 @@ from trainables.config import parse_config, without_labels
 from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
 from trainables.registry import FAMILIES
-from trainables.state import load_state
-
-STATE_FILE = "state.pt"
+from trainables.state import STATE_FILE, load_state, pick_device
 
 
 def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
@@ -46,11 +44,6 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
         with tempfile.TemporaryDirectory() as folder:
             torch.save(state, Path(folder) / STATE_FILE)
             tune.report(metrics | node, checkpoint=tune.Checkpoint.from_directory(folder))
-
-
-def pick_device() -> torch.device:
-    """CUDA where this process may see a GPU (Ray hides GPUs from trials that were given none)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def to_arrays(data: Data) -> dict:
