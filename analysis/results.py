@@ -6,22 +6,22 @@ import json
 import math
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
 from sweeps.errors import SweepError
 from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
-from sweeps.spec import SweepSpec
+from sweeps.spec import SweepSpec, reached_end
 from trainables.config import ConfigError
 
-FINAL = ("finished", "stopped", "diverged", "errored")  # outcomes a resumed sweep does not run again
+FINAL = ("finished", "stopped", "diverged", "errored", "interrupted")  # outcomes a resumed sweep does not run again
 
 
 def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None,
                   stops_early: bool = True) -> str:
     """What became of a trial: running, pending, finished (its epochs, or the sweep's time per trial), stopped
-    (early, by a scheduler that `stops_early`), diverged, errored or paused."""
+    (early, by a scheduler that `stops_early`), diverged, errored, paused, or interrupted (left unfinished by a
+    round that a later one followed)."""
     if status == "ERROR":
         return "errored"
     if status == "TERMINATED":
@@ -29,8 +29,7 @@ def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | 
             return "diverged"
         if not stops_early:  # population-based training ends no trial early
             return "finished"
-        timed_out = time_limit_s is not None and result.get("time_total_s", 0) >= time_limit_s
-        return "finished" if result.get("epoch", 0) >= epochs or timed_out else "stopped"
+        return "finished" if reached_end(result, epochs, time_limit_s) else "stopped"
     return status.lower()
 
 
@@ -65,8 +64,8 @@ def open_results(source: str | Results) -> Results:
 
 
 def load_experiment(path: str) -> pd.DataFrame:
-    """One row per trial: trial_id, status, epochs, wall time, the last epoch's metrics, the best value of
-    the sweep's metric and its epoch, and `config/<name>` columns. Works while the sweep runs, too."""
+    """One row per trial: trial_id, status, round (of `sweeps extend`), epochs, wall time, the last epoch's metrics,
+    the best value of the sweep's metric and its epoch, and `config/<name>` columns. Works while the sweep runs."""
     return open_results(path).table
 
 
@@ -86,6 +85,7 @@ def table_of(trials: list[TrialRecord], spec: SweepSpec) -> pd.DataFrame:
             "trial_id": trial.trial_id,
             "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s,
                                     spec.scheduler.type == "asha"),
+            "round": trial.config.get("round", 1),
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
@@ -96,7 +96,7 @@ def table_of(trials: list[TrialRecord], spec: SweepSpec) -> pd.DataFrame:
         if metric in history and history[metric].notna().any():
             best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
             row[f"best_{metric}"], row["best_epoch"] = history.loc[best, metric], history.loc[best, "epoch"]
-        row.update({f"config/{k}": v for k, v in trial.config.items()})
+        row.update({f"config/{k}": v for k, v in trial.config.items() if k != "round"})
         rows.append(row)
     table = pd.DataFrame(rows)
     if f"best_{metric}" in table:
@@ -122,20 +122,29 @@ def read_trials(experiment: Experiment) -> list[TrialRecord]:
 
 
 def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
-    """Each trial's id, Tune status, folder and config, from Tune's newest experiment state."""
-    names = [n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json")]
+    """Each trial's id, Tune status, folder and config, as the newest of Tune's experiment states that holds it says:
+    each run of Tune (a sweep, its resumes, each round an extension added) leaves one, and a round's hold only its
+    own trials. A trial an earlier round left unfinished, and that no later state holds, is INTERRUPTED: an
+    extension does not run it again."""
+    names = sorted(n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json"))
     if not names:
         if any(experiment.read(f"{folder}/params.json") is not None for folder in subfolders(experiment.path)):
             raise SweepError(f"{experiment.path} holds trials but no experiment_state-*.json, Tune's record of them: "
                              "copy the experiment again from where it ran")
         return []
-    state_file = max(names)
-    try:
-        states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
-        return [(s["trial_id"], s["status"], s["relative_logdir"], s["config"]) for s in states]
-    except (ValueError, KeyError, TypeError) as e:
-        raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where it "
-                         f"ran, or delete that file to see the trials of an earlier state") from None
+    trials = {}
+    for state_file in names:  # oldest first: a newer state's record of a trial replaces an older one's
+        try:
+            states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
+            found = {s["trial_id"]: [s["trial_id"], s["status"], s["relative_logdir"], s["config"]] for s in states}
+        except (ValueError, KeyError, TypeError) as e:
+            raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where "
+                             "it ran, or delete that file to see the trials of an earlier state") from None
+        if state_file != names[-1]:
+            for trial in found.values():
+                trial[1] = trial[1] if trial[1] in ("TERMINATED", "ERROR") else "INTERRUPTED"
+        trials.update(found)
+    return [tuple(trial) for trial in trials.values()]
 
 
 def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
@@ -222,24 +231,17 @@ def parameter_importance(source: str | Results, metric: str | None = None) -> pd
     evaluator on the stored study; empty for a study too small to tell (fewer than two completed trials)."""
     import optuna
 
-    from sweeps.experiment import open_study_storage
+    from sweeps.experiment import load_latest_study
 
     results = open_results(source)
     experiment, spec = results.experiment, results.spec
     metric = metric or spec.metric[0]
     if spec.scheduler.type == "pbt":  # population-based training keeps no study
         return pd.Series(dtype=float, name=metric)
-    experiment.sync_study(up=False)
-    journal = Path(experiment.study_journal)
     try:
-        if not journal.is_file():
-            raise FileNotFoundError("no such file")
-        storage = open_study_storage(str(journal))
-        names = optuna.get_all_study_names(storage)  # its only study, whatever the experiment was called then
-        study = optuna.load_study(study_name=names[0] if len(names) == 1 else None, storage=storage)
-    except Exception as e:  # whatever a damaged journal makes Optuna raise
-        raise SweepError(f"no parameter importance: the study {journal} is missing or damaged ({e}); the trial "
-                         "table does not need it") from None
+        study = load_latest_study(experiment)
+    except SweepError as e:
+        raise SweepError(f"no parameter importance: {e}; the trial table does not need it") from None
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2:
         return pd.Series(dtype=float, name=metric)
@@ -318,7 +320,8 @@ def shown_columns(spec: SweepSpec, table: pd.DataFrame) -> list[str]:
     """The trial table's columns people look at: outcome, the best value and its epoch, other objectives, time,
     the searched parameters, and a rerun's source trial and seed."""
     metric = spec.metric[0]
-    columns = ["trial_id", "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
+    rounds = ["round"] if "round" in table and table["round"].max() > 1 else []  # an extended sweep's
+    columns = ["trial_id", *rounds, "status", "epochs", f"best_{metric}", "best_epoch", *spec.metric[1:], "time_total_s"]
     labels = ("rerun_of", "seed") if "config/rerun_of" in table else ()
     columns += [f"config/{k}" for k in (*labels, *spec.search)]
     return [c for c in dict.fromkeys(columns) if c in table]
@@ -345,6 +348,10 @@ def describe_experiment(path: str, rows: int = 20) -> str:
     if table.empty:
         return "\n".join(lines + ["no trial has started yet"])
     lines.append(f"state: {sweep_state(experiment, table, spec.num_samples)}")
+    if table["round"].max() > 1:
+        per_round = table["round"].value_counts().sort_index()
+        lines.append(f"rounds: {len(per_round)} (" + ", ".join(f"{n} trials in round {r}" for r, n in per_round.items())
+                     + "): `sweeps extend` added them")
     counts = table["status"].value_counts()
     lines.append("trials: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
     view = table[shown_columns(spec, table)].head(rows)

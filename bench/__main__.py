@@ -16,7 +16,8 @@ from pathlib import Path
 
 from trainables.data import DataError, load_data
 
-SCRIPTS = ("throughput", "epoch", "tune_overhead", "packing", "search", "tsne", "end_to_end", "cli", "report")
+SCRIPTS = ("throughput", "epoch", "tune_overhead", "packing", "search", "warm_start", "tsne", "end_to_end", "cli",
+           "report")
 
 
 def main() -> int:

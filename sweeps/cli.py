@@ -11,11 +11,10 @@ from pathlib import Path
 
 from sweeps.errors import SweepError
 from trainables.config import ConfigError, describe_fields, parse_config
-from trainables.data import DATASETS, MIN_IMAGES, DataError, fetch_missing, load_data
+from trainables.data import DATASETS, MIN_IMAGES, DataError, fetch_missing
 from trainables.registry import FAMILIES
 
 log = logging.getLogger("sweeps")
-MAX_SAMPLES = 200_000  # images `sweeps sample` writes at once: 0.6 GB of float32
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="experiment name (default: MODEL-DATE-TIME)")
     run.add_argument("--storage", default="runs", help="local folder, shared filesystem or s3:// URI (default: ./runs)")
     add_address_argument(run)
+    run.add_argument("--warm-start", metavar="EXPERIMENT", help="seed the search with an earlier sweep's trials "
+                     "(same model and metric) and try its best configs first (the file's warm_start.top, default 3)")
     run.add_argument("--check", action="store_true", help="only validate the sweep file and print it, resolved")
     add_data_arguments(run, dataset=False)
     run.set_defaults(command=run_run)
@@ -88,10 +89,37 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_arguments(resume, dataset=False)
     resume.set_defaults(command=run_resume)
 
+    extend = verbs.add_parser(
+        "extend", help="more trials for a finished or interrupted sweep, its search space changed if need be",
+        description="Run another round of trials in the same experiment: ranges widened or narrowed, choices or "
+        "parameters added, parameters fixed (--set, --preset). Every earlier trial that fits the new space seeds the "
+        "round's Optuna study, so TPE starts from what the sweep learnt; `status`, `analyze` and `report` show all "
+        "rounds in one table (its `round` column). Model, metric, data, scheduler and fixed values stay as they were.",
+    )
+    extend.add_argument("experiment", help="the experiment directory")
+    extend.add_argument("--num-samples", type=positive, help="trials to add (default: as many as the last round)")
+    extend.add_argument("--preset", help="a preset of the experiment's sweep file, applied to the new round")
+    add_set_argument(extend, "change the search by dotted path (repeatable), e.g. --set search.lr.high=0.1 --set "
+                     "'search.activation.choices=[relu, gelu]'", metavar="PATH=VALUE")
+    add_address_argument(extend)
+    add_data_arguments(extend, dataset=False)
+    extend.set_defaults(command=run_extend)
+
     status = verbs.add_parser("status", help="trials of one experiment by state, and the best so far",
                               description="Show one experiment: running or interrupted, trials by state, best trial.")
     status.add_argument("experiment", help="the experiment directory")
     status.set_defaults(command=run_status)
+
+    dashboard = verbs.add_parser(
+        "dashboard", help="optuna-dashboard on an experiment's study: trials, learning curves, importances",
+        description="Serve optuna-dashboard (pip install 'latent-sweeps[dashboard]') on the experiment's Optuna "
+        "study at http://127.0.0.1:PORT/, to this machine only (from another: ssh -L PORT:127.0.0.1:PORT HOST): each "
+        "trial's value and parameters, its value per epoch, which trials were pruned, and the parameters' "
+        "importances. It follows a running sweep in local storage; Ctrl-C stops it.",
+    )
+    dashboard.add_argument("experiment", help="the experiment directory")
+    dashboard.add_argument("--port", type=int, default=8080, help="default: 8080; 0: any free port")
+    dashboard.set_defaults(command=run_dashboard)
 
     listing = verbs.add_parser("list", help="every experiment under a storage path",
                                description="One line per experiment under STORAGE: model, trials, best value.")
@@ -238,51 +266,52 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
-    from sweeps.spec import dump_spec, load_spec
+    from sweeps.api import resolve_spec
 
-    spec = load_spec(args.file, args.preset, args.overrides)
+    spec = resolve_spec(args.file, args.preset, args.overrides, args.warm_start)
     if args.check:
+        from sweeps.spec import dump_spec
+
         print(dump_spec(spec), end="")
         return 0
-    from sweeps.experiment import load_inputs, new_experiment
-    from sweeps.launch import start_sweep
-    from sweeps.session import connected
+    from sweeps.api import run
     from sweeps.summary import report_results
 
-    experiment = new_experiment(args.storage, args.name, spec.model)
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
-    try:
-        with connected(args.address, experiment.log_file):
-            start_sweep(experiment, spec, data, judge, ["sweeps", *sys.argv[1:]], autoscaling=args.address is not None)
-    except KeyboardInterrupt:  # before Tune took over Ctrl-C (it stops the sweep and returns)
-        if experiment.read_bytes("tuner.pkl") is None:
-            print(f"interrupted before the sweep started: nothing ran (run it again; {experiment.path} holds no "
-                  "trial and may be deleted)", file=sys.stderr)
-            return 130
-    return report_results(experiment, spec)
+    sweep = run(spec, storage=args.storage, name=args.name, address=args.address, **data_options(args))
+    return report_results(sweep.experiment, sweep.spec)
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from sweeps.experiment import load_inputs, open_experiment
-    from sweeps.launch import resume_sweep
-    from sweeps.session import connected
+    from sweeps.api import resume
     from sweeps.summary import report_results
-    from sweeps.trust import check_resumable
 
-    experiment, spec = open_experiment(args.experiment)
-    experiment.check_unlocked()  # both before the data loads
-    check_resumable(experiment, args.trust)
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
-    with connected(args.address, experiment.log_file):
-        log.info("resuming %s", experiment.path)
-        resume_sweep(experiment, spec, data, judge, args.trust)
-    return report_results(experiment, spec)
+    sweep = resume(args.experiment, args.address, args.trust, **data_options(args))
+    return report_results(sweep.experiment, sweep.spec)
+
+
+def run_extend(args: argparse.Namespace) -> int:
+    from sweeps.api import extend
+    from sweeps.summary import report_results
+
+    sweep = extend(args.experiment, args.num_samples, args.preset, args.overrides, args.address, **data_options(args))
+    return report_results(sweep.experiment, sweep.spec)
+
+
+def data_options(args: argparse.Namespace) -> dict:
+    return {"data_dir": args.data_dir, "cache_dir": args.cache_dir, "offline": args.offline}
 
 
 def run_status(args: argparse.Namespace) -> int:
     from analysis.results import describe_experiment
 
     print(describe_experiment(args.experiment))
+    return 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from sweeps.dashboard import serve_dashboard
+
+    serve_dashboard(args.experiment, args.port)
     return 0
 
 
@@ -319,26 +348,15 @@ def run_rerun(args: argparse.Namespace) -> int:
 def run_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from analysis.checkpoints import load_trained
-    from sweeps.experiment import open_experiment
+    from sweeps.api import open as open_sweep
 
     out = Path(args.out if args.out.endswith(".npy") else f"{args.out}.npy").resolve()  # where np.save writes
     if out.is_dir() or not out.parent.is_dir():
         raise SweepError(f"--out {args.out}: give a .npy file in an existing folder (e.g. --out samples.npy)")
-    if args.n > MAX_SAMPLES:
-        raise SweepError(f"--n {args.n}: at most {MAX_SAMPLES:,} images a call ({MAX_SAMPLES * 28 * 28 * 4 / 1e9:.1f} GB"
-                         " of float32); call it again with other --seed values for more")
-    _, spec = open_experiment(args.experiment)
-    data = None
-    if not spec.family.samples:
-        data = load_data(spec.data.dataset, args.data_dir, offline=args.offline).limit(spec.data.limit)
-        if args.n > len(data.test):
-            raise SweepError(f"--n {args.n}: {spec.model} reconstructs the {len(data.test)} test digits of its "
-                             f"sweep's data; ask for at most {len(data.test)}")
-    trained = load_trained(args.experiment, args.trial)
-    images = trained.images(args.n, args.seed, data).astype(np.float32)
+    trained, images = open_sweep(args.experiment).draw(args.n, args.trial, args.seed, data_dir=args.data_dir,
+                                                       offline=args.offline)
     np.save(out, images)
-    what = "reconstructions of test digits" if data is not None else "samples"
+    what = "samples" if trained.family.samples else "reconstructions of test digits"
     print(f"wrote {len(images)} {what} of trial {trained.trial_id} (epoch {trained.epoch}) to {out}: "
           f"float32 {images.shape} in [0, 1]")
     return 0

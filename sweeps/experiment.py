@@ -97,8 +97,9 @@ class Experiment:
 
     def write(self, filename: str, text: str | bytes) -> None:
         filesystem, path = fs.FileSystem.from_uri(self.path)
-        filesystem.create_dir(path, recursive=True)
-        with filesystem.open_output_stream(f"{path}/{filename}") as out:
+        target = f"{path}/{filename}"
+        filesystem.create_dir(target.rsplit("/", 1)[0], recursive=True)
+        with filesystem.open_output_stream(target) as out:
             out.write(text.encode() if isinstance(text, str) else text)
 
     def read(self, filename: str) -> str | None:
@@ -289,3 +290,24 @@ def open_study_storage(journal: str):
     import optuna
 
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+
+
+def load_latest_study(experiment: Experiment):
+    """The experiment's Optuna study: its latest round's (`round-K`, which holds the earlier rounds' trials too), or
+    the journal's only one, whatever the experiment was called when it started."""
+    import optuna
+
+    experiment.sync_study(up=False)
+    journal = Path(experiment.study_journal)
+    try:
+        if not journal.is_file():
+            raise FileNotFoundError("no such file")
+        storage = open_study_storage(str(journal))
+        names = optuna.get_all_study_names(storage)
+        rounds = [n for n in names if re.fullmatch(r"round-\d+", n)]
+        name = max(rounds, key=lambda n: int(n.split("-")[1])) if rounds else names[0] if len(names) == 1 else None
+        return optuna.load_study(study_name=name, storage=storage)
+    except Exception as e:  # whatever a damaged journal makes Optuna raise
+        raise SweepError(f"the study {journal} of {experiment.path} is missing or damaged ({e}): copy the experiment "
+                         "again from where it ran") from None
+

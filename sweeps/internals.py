@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ray.tune import Callback
 from ray.tune.logger import JsonLoggerCallback
 
 # Where each internal lives, for the test that checks they are all still there.
@@ -21,6 +22,7 @@ USED = {
     "optuna.trial": ["FrozenTrial._trial_id"],
     "ray.tune.search": ["SearchGenerator._experiment"],
     "ray.tune.logger": ["JsonLoggerCallback._restore_from_remote"],
+    "ray.air.integrations.wandb": ["WandbLoggerCallback._trial_logging_actors"],
 }
 
 
@@ -93,3 +95,18 @@ class KeptResults(JsonLoggerCallback):
     def _restore_from_remote(self, file_name: str, trial) -> None:
         if not Path(trial.local_path, file_name).exists():
             super()._restore_from_remote(file_name, trial)
+
+
+class EndWandbRuns(Callback):
+    """Ends the W&B run of each trial a stopped sweep leaves unfinished, ahead of Ray's WandbLoggerCallback
+    (`wandb`). Ray 2.60's ends a trial's run only when the trial completes or errors, and at the experiment's end
+    waits for every run, up to its upload_timeout of 30 minutes: a sweep stopped by Ctrl-C or by its time budget
+    hung that long."""
+
+    def __init__(self, wandb: Any):
+        self.wandb = wandb
+
+    def on_experiment_end(self, trials: list, **info) -> None:
+        for trial in trials:
+            if trial in self.wandb._trial_logging_actors:  # its run is still open (no public accessor)
+                self.wandb.log_trial_end(trial)

@@ -16,9 +16,13 @@ from pathlib import Path
 
 from ray import tune
 
-from sweeps.experiment import DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving
-from sweeps.internals import KeptResults
+from sweeps.experiment import (
+    DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving, load_latest_study, open_experiment,
+    open_study_storage,
+)
+from sweeps.internals import EndWandbRuns, KeptResults
 from sweeps.progress import Progress
+from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
 from sweeps.search import build_scheduler, build_searcher, movable, param_space
 from sweeps.errors import SweepError
 from sweeps.spec import SweepSpec, dump_spec
@@ -34,19 +38,62 @@ PACKAGES = ("latent-sweeps", "ray", "optuna", "torch", "torchvision", "scikit-le
 def start_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str],
                 autoscaling: bool = False):
     """Record the sweep file and environment, then run the sweep on the connected Ray; returns Tune's ResultGrid.
-    Only a cluster that may grow (`autoscaling`) takes trials bigger than it is now."""
+    Only a cluster that may grow (`autoscaling`) takes trials bigger than it is now. A sweep that `warm_start`s
+    seeds its study with the earlier sweep's trials and tries its best configs first."""
     check_resources(spec, autoscaling)
+    check_wandb_login(spec)
     log.info("sweep %s: %d trials of %s, optimising %s; Ray's log: %s",
              experiment.path, spec.num_samples, spec.model, ", ".join(spec.metric), experiment.log_file)
     with experiment.lock():
         if experiment.read(SWEEP_FILE) is not None:  # another run of the same name got here first
             raise SweepError(f"{experiment.path} already holds a sweep: choose another --name")
-        return run_new(experiment, spec, data, judge, command)
+        experiment.write(SWEEP_FILE, dump_spec(spec, presets=True))
+        experiment.write(ENVIRONMENT_FILE, json.dumps(describe_environment(data, command), indent=2))
+        points = list(spec.start_with)
+        if spec.warm_start is not None:
+            source, earlier = warm_start_source(spec)
+            trials = load_latest_study(source).get_trials(deepcopy=False)
+            seeded = seed_study(new_study(experiment, spec, experiment.name), trials, earlier, spec)
+            best = best_configs(seeded, spec, spec.warm_start.top)
+            points = best + [p for p in points if p not in best]  # the earlier sweep's best first
+        return run_round(experiment, spec, data, judge, experiment.name, 1, points[:spec.num_samples])
 
 
-def run_new(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str]):
-    experiment.write(SWEEP_FILE, dump_spec(spec))
-    experiment.write(ENVIRONMENT_FILE, json.dumps(describe_environment(data, command), indent=2))
+def extend_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, command: list[str],
+                 autoscaling: bool = False):
+    """Run one more round of `spec.num_samples` trials (`plan_extension`'s spec) in the experiment, its study
+    seeded with every earlier trial that fits the round's search space."""
+    check_resources(spec, autoscaling)
+    check_wandb_login(spec)
+    with experiment.lock():
+        previous = open_experiment(experiment.path)[1]
+        round = rounds_of(experiment) + 1
+        total = previous.num_samples + spec.num_samples
+        log.info("sweep %s, round %d: %d more trials (%d in all)", experiment.path, round, spec.num_samples, total)
+        name = f"round-{round}"
+        trials = load_latest_study(experiment).get_trials(deepcopy=False)  # before the round's own is made
+        seed_study(new_study(experiment, spec, name), trials, previous, spec)
+        record_round(experiment, round, spec, describe_environment(data, command), total)
+        points = [p for p in spec.start_with if p not in previous.start_with]  # the earlier ones ran already
+        return run_round(experiment, spec, data, judge, name, round, points[:spec.num_samples])
+
+
+def new_study(experiment: Experiment, spec: SweepSpec, name: str):
+    """An empty study in the experiment's journal, which the sweep's searcher then opens. One of that name is the
+    leftover of an extension stopped before its round was recorded, which ran no trial: it is replaced."""
+    import optuna
+
+    directions = ["minimize" if mode == "min" else "maximize" for mode in spec.mode]
+    experiment.sync_study(up=False)
+    storage = open_study_storage(experiment.study_journal)
+    if name in optuna.get_all_study_names(storage):
+        optuna.delete_study(study_name=name, storage=storage)
+    return optuna.create_study(storage=storage, study_name=name, directions=directions)
+
+
+def run_round(experiment: Experiment, spec: SweepSpec, data: Data, judge, study_name: str, round: int,
+              points: list[dict]):
+    """Tune's run of `spec.num_samples` trials, searched by the study `study_name`, `points` first."""
     single = len(spec.metric) == 1
     tuner = tune.Tuner(
         trainable(spec, data, judge),
@@ -54,7 +101,7 @@ def run_new(experiment: Experiment, spec: SweepSpec, data: Data, judge, command:
         tune_config=tune.TuneConfig(
             metric=spec.metric[0] if single else None,
             mode=spec.mode[0] if single else None,
-            search_alg=movable(build_searcher(spec, experiment)),
+            search_alg=movable(build_searcher(spec, experiment, study_name, round, points)),
             scheduler=build_scheduler(spec),
             num_samples=spec.num_samples,
             time_budget_s=spec.time_budget_s,
@@ -77,14 +124,19 @@ def resume_sweep(experiment: Experiment, spec: SweepSpec, data: Data, judge, tru
 
 
 def resume_unlocked(experiment: Experiment, spec: SweepSpec, data: Data, judge):
-    recorded = experiment.read_json(ENVIRONMENT_FILE, {}).get("data", {})
-    if recorded.get("fingerprint") not in (None, data.fingerprint):
-        raise SweepError(f"the data differs from the sweep's ({recorded['fingerprint']} when it started, "
-                         f"{data.fingerprint} now): give the --data-dir it started with")
+    check_same_data(experiment, data)
     experiment.sync_study(up=False)
     tuner = tune.Tuner.restore(experiment.path, trainable(spec, data, judge), resume_unfinished=True,
                                resume_errored=False, restart_errored=False)
     return run_tuner(experiment, tuner)
+
+
+def check_same_data(experiment: Experiment, data: Data) -> None:
+    """The data is the sweep's, as its fingerprint says: new trials' values compare with the old ones'."""
+    recorded = experiment.read_json(ENVIRONMENT_FILE, {}).get("data", {})
+    if recorded.get("fingerprint") not in (None, data.fingerprint):
+        raise SweepError(f"the data differs from the sweep's ({recorded['fingerprint']} when it started, "
+                         f"{data.fingerprint} now): give the --data-dir it started with")
 
 
 def check_resources(spec: SweepSpec, autoscaling: bool) -> None:
@@ -120,9 +172,51 @@ def run_config(experiment: Experiment, spec: SweepSpec, time_limit_s: float | No
         storage_path=experiment.storage,
         checkpoint_config=checkpoint_config(spec),
         failure_config=tune.FailureConfig(max_failures=spec.max_failures),
-        callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs, time_limit_s), KeptResults()],
+        callbacks=[Progress(spec.metric[0], spec.mode[0], spec.epochs, time_limit_s), KeptResults(),
+                   *build_loggers(spec, experiment)],
         verbose=0,
     )
+
+
+def build_loggers(spec: SweepSpec, experiment: Experiment) -> list:
+    """Ray's callbacks for the sweep file's `loggers`: a run per trial with its config and each epoch's metrics,
+    under the experiment's name; no checkpoint or file goes to the tracker."""
+    callbacks, pbt = [], spec.scheduler.type == "pbt"
+    if "mlflow" in spec.loggers:
+        from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+        # Unset, MLflow's own default: sqlite:///mlflow.db where the sweep starts (MLflow 3). Population-based
+        # training changes a trial's config after each exploit, and MLflow refuses a param that changes (the driver
+        # crashed): such a run's params are its final config.
+        callbacks.append(MLflowLoggerCallback(os.environ.get("MLFLOW_TRACKING_URI"), experiment_name=experiment.name,
+                                              log_params_on_trial_end=pbt))
+    if "wandb" in spec.loggers:
+        from ray.air.integrations.wandb import WandbLoggerCallback
+
+        # Each trial's W&B run lives in a Ray worker, which has the environment Ray started with (on a cluster,
+        # not this shell's) and works in Ray's temporary folder: the driver's W&B settings go with it, and its
+        # folder is W&B's usual one. Under population-based training each result's config updates the run's, as
+        # exploits change it.
+        wandb = WandbLoggerCallback(
+            project=os.environ.get("WANDB_PROJECT", "latent-sweeps"), group=experiment.name, log_config=pbt,
+            mode=os.environ.get("WANDB_MODE"), dir=os.environ.get("WANDB_DIR", os.getcwd()),
+        )
+        callbacks += [EndWandbRuns(wandb), wandb]
+    return callbacks
+
+
+def check_wandb_login(spec: SweepSpec) -> None:
+    """W&B needs a login, or offline mode: say so before the sweep is recorded, not as Tune's traceback once it has
+    started. The check is Ray's own, which its callback runs again when the sweep starts."""
+    if "wandb" not in spec.loggers:
+        return
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    try:
+        WandbLoggerCallback(project="latent-sweeps").setup()
+    except ValueError:
+        raise SweepError("`loggers` has wandb, and W&B has no login here: run `wandb login`, set WANDB_API_KEY, or "
+                         "set WANDB_MODE=offline to keep the runs on this machine (`wandb sync` uploads them)") from None
 
 
 def trainable(spec: SweepSpec, data: Data, judge):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import optuna
@@ -18,9 +19,9 @@ from sweeps.spec import SweepSpec, holds
 class SearchSpace:
     """Define-by-run: suggest each searched parameter whose `when` holds, and return the fixed values."""
 
-    def __init__(self, spec: SweepSpec):
+    def __init__(self, spec: SweepSpec, round: int = 1):
         self.search = {name: param.model_dump() for name, param in spec.search.items()}
-        self.fixed = dict(spec.fixed)
+        self.fixed = dict(spec.fixed) | ({"round": round} if round > 1 else {})  # a label: which round ran it
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         chosen: dict[str, Any] = {}
@@ -37,18 +38,25 @@ class SearchSpace:
 
 
 class StudySearch(OptunaSearch):
-    """OptunaSearch that survives a restarted driver, on this machine or another.
+    """OptunaSearch that keeps the study a faithful record and survives a restarted driver, here or elsewhere.
 
-    After `sweeps resume`, Tune may report results of a trial the study already closed (it finished
-    just before the driver died) or never knew (an errored trial): Ray's OptunaSearch raises on
-    both, which would end the sweep, so such results are left out of the study instead.
+    Each Optuna trial names its Tune trial (user attributes `tune_trial_id`, `tune_trial_dir`, `round`), has every
+    epoch's value as an intermediate value (Tune passes the last one to `on_trial_complete` only), and ends PRUNED
+    where the scheduler stopped it early, as Optuna's own pruners leave trials: TPE then ranks it by its last value
+    below the trials that finished. A diverged trial is COMPLETE with its worst values and a `diverged` attribute.
+
+    After `sweeps resume`, Tune may report results of a trial the study already closed (it finished just before the
+    driver died) or never knew (an errored trial): Ray's OptunaSearch raises on both, which would end the sweep, so
+    such results are left out of the study instead.
     """
 
     recorded: Experiment | None = None  # None in searchers pickled before it was recorded: `driven` knows
+    spec: SweepSpec | None = None  # likewise
+    round: int = 1
 
-    def __init__(self, *, experiment: Experiment, **kwargs):
-        self.recorded = experiment
-        super().__init__(storage=open_study_storage(experiment.study_journal), study_name=experiment.name, **kwargs)
+    def __init__(self, *, experiment: Experiment, spec: SweepSpec, study_name: str, round: int = 1, **kwargs):
+        self.recorded, self.spec, self.round = experiment, spec, round
+        super().__init__(storage=open_study_storage(experiment.study_journal), study_name=study_name, **kwargs)
 
     @property
     def experiment(self) -> Experiment:
@@ -72,18 +80,41 @@ class StudySearch(OptunaSearch):
 
     def suggest(self, trial_id: str):
         suggestion = super().suggest(trial_id)
+        trial = internals.optuna_trial_of(self, trial_id)
+        if trial is not None:
+            for key, value in (("tune_trial_id", trial_id), ("round", self.round),
+                               ("tune_trial_dir", f"{self.experiment.path}/{trial_id}")):
+                trial.set_user_attr(key, value)
         # With remote storage, before Tune records the trial: a new head then finds every trial in the study.
         self.experiment.sync_study(up=True)
         return suggestion
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if self.is_open(trial_id):
-            super().on_trial_result(trial_id, result)
+            self.record_epoch(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if self.is_open(trial_id):
-            super().on_trial_complete(trial_id, result, error)
-            self.experiment.sync_study(up=True)
+        if not self.is_open(trial_id):
+            return
+        if result and not error:
+            self.record_epoch(trial_id, result)
+            if result.get("diverged"):
+                internals.optuna_trial_of(self, trial_id).set_user_attr("diverged", True)
+            elif self.spec is not None and self.spec.stopped_early(result) and not isinstance(self.metric, list):
+                result = None  # OptunaSearch tells a trial without a result as PRUNED
+        super().on_trial_complete(trial_id, result, error)
+        self.experiment.sync_study(up=True)
+
+    def record_epoch(self, trial_id: str, result: dict) -> None:
+        """The epoch's value as the trial's intermediate value at step `epoch` (Optuna keeps intermediate values
+        of single-objective studies only)."""
+        value, step = result.get(self.metric), result.get("epoch", result.get("training_iteration"))
+        steps = self.__dict__.setdefault("steps", {})  # trial id -> last step reported
+        if isinstance(self.metric, list) or value is None or not math.isfinite(value) or step is None:
+            return
+        if steps.get(trial_id, -1) < step:  # once per step: a restored trial may report its last epoch again
+            internals.optuna_trial_of(self, trial_id).report(value, int(step))
+            steps[trial_id] = step
 
     def is_open(self, trial_id: str) -> bool:
         trial = internals.optuna_trial_of(self, trial_id)
@@ -93,7 +124,11 @@ class StudySearch(OptunaSearch):
         return any(t.number == trial.number for t in running)
 
 
-def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher | SearchAlgorithm:
+def build_searcher(spec: SweepSpec, experiment: Experiment, study_name: str | None = None, round: int = 1,
+                   points: list[dict] | None = None) -> Searcher | SearchAlgorithm:
+    """The sweep's search: Optuna's study `study_name` (default: the experiment's name) in the experiment's
+    journal, `points` (default: the sweep file's `start_with`) tried first."""
+    points = spec.start_with if points is None else points
     if spec.scheduler.type == "pbt":
         # Population-based training mutates trials itself and takes no search algorithm: the first
         # population is drawn at random from the same space.
@@ -111,12 +146,12 @@ def build_searcher(spec: SweepSpec, experiment: Experiment) -> Searcher | Search
         )
     single = len(spec.metric) == 1
     searcher = StudySearch(
-        space=SearchSpace(spec),
+        space=SearchSpace(spec, round),
         metric=spec.metric[0] if single else spec.metric,
         mode=spec.mode[0] if single else spec.mode,
         sampler=sampler,
-        points_to_evaluate=spec.start_with or None,  # enqueued in the study: its first trials
-        experiment=experiment,
+        points_to_evaluate=list(points) or None,  # enqueued in the study: its first trials
+        experiment=experiment, spec=spec, study_name=study_name or experiment.name, round=round,
     )
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent) if spec.max_concurrent else searcher
 

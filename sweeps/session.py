@@ -1,5 +1,5 @@
 """Ray for the duration of a command: a cluster joined, or a local Ray started and stopped; Ray's and Optuna's
-log messages into the experiment's log file, not the terminal."""
+log messages into the experiment's log file, not the terminal, and logging as it was afterwards."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def connected(address: str | None, log_file):
     for terminal in terminals:
         terminal.addFilter(not_ray_or_optuna)
     root.addHandler(handler)
+    kept = {name: (logging.getLogger(name).propagate, list(logging.getLogger(name).handlers))
+            for name in ("ray", "optuna")}
     logging.getLogger("ray").propagate = True  # Ray sends its messages to its own stderr handler otherwise
     optuna.logging.disable_default_handler()
     optuna.logging.enable_propagation()
@@ -37,8 +39,11 @@ def connected(address: str | None, log_file):
         if started:
             ray.shutdown()
         root.removeHandler(handler)
+        handler.close()
         for terminal in terminals:
             terminal.removeFilter(not_ray_or_optuna)
+        for name, (propagate, handlers) in kept.items():  # as the caller had them
+            logging.getLogger(name).propagate, logging.getLogger(name).handlers[:] = propagate, handlers
 
 
 def not_ray_or_optuna(record: logging.LogRecord) -> bool:

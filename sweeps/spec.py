@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import importlib.util
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -17,6 +18,8 @@ from trainables.family import TUNE_METRICS, Family, Metric
 from trainables.registry import FAMILIES
 
 Mode = Literal["min", "max"]
+# Experiment trackers Ray has a logger callback for (each the name of the extra installing it): the module it imports.
+LOGGERS = {"mlflow": "mlflow", "wandb": "wandb"}
 
 
 class Strict(BaseModel):
@@ -93,6 +96,13 @@ class DataSpec(Strict):
     limit: int | None = Field(None, ge=MIN_IMAGES, description="use only the first N images of each partition")
 
 
+class WarmStart(Strict):
+    """An earlier sweep whose trials seed this one's study, its best configs tried first."""
+
+    experiment: str = Field(description="the earlier sweep's experiment directory (a folder or a URI)")
+    top: int = Field(3, ge=0, description="its best configs enqueued as this sweep's first trials")
+
+
 class SweepSpec(Strict):
     """A sweep: which model, what to optimise, where to search, and with which resources."""
 
@@ -109,17 +119,24 @@ class SweepSpec(Strict):
         [], description="configs of the searched parameters tried first, e.g. the report's own"
     )
     fixed: dict[str, Any] = {}
+    warm_start: WarmStart | None = Field(None, description="seed the search with an earlier sweep's trials")
     data: DataSpec = DataSpec()
     seed: int = Field(0, description="seeds the search; trials take `fixed.seed` (default 0)")
     time_budget_s: float | None = Field(None, gt=0, allow_inf_nan=False, description="stop starting trials after this many seconds")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial, from its last checkpoint")
+    loggers: list[str] = Field([], description="experiment trackers that get a run per trial: mlflow, wandb")
     presets: dict[str, dict[str, Any]] = {}
     description: str = ""
 
-    @field_validator("metric", "mode", mode="before")
+    @field_validator("metric", "mode", "loggers", mode="before")
     @classmethod
     def listed(cls, value: Any) -> Any:
         return value if isinstance(value, list) else [value]
+
+    @field_validator("warm_start", mode="before")
+    @classmethod
+    def experiment_only(cls, value: Any) -> Any:
+        return {"experiment": value} if isinstance(value, str) else value
 
     @property
     def family(self) -> Family:
@@ -142,6 +159,20 @@ class SweepSpec(Strict):
         """Seconds of training after which the scheduler ends every trial, where its rungs count seconds."""
         scheduler = self.scheduler
         return scheduler.max_t if scheduler.type == "asha" and scheduler.time_attr == "time_total_s" else None
+
+    def stopped_early(self, result: dict) -> bool:
+        """Whether the scheduler ended a trial whose last result is `result` before its epochs or its time were up
+        (population-based training ends none early)."""
+        if self.scheduler.type != "asha":
+            return False
+        epochs = result.get("config/epochs", result.get("config", {}).get("epochs", self.epochs))
+        return not reached_end(result, epochs, self.time_limit_s)
+
+
+def reached_end(result: dict, epochs: int, time_limit_s: float | None) -> bool:
+    """A trial's last result is its last epoch, or its time per trial was up."""
+    timed_out = time_limit_s is not None and result.get("time_total_s", 0) >= time_limit_s
+    return result.get("epoch", 0) >= epochs or timed_out
 
 
 class FloatLoader(yaml.SafeLoader):
@@ -186,10 +217,16 @@ def load_spec(path: str | Path, preset: str | None = None, overrides: list[str] 
     except UnicodeDecodeError:
         raise ConfigError([f"{path} is not a text file (not UTF-8): give a YAML sweep file, such as "
                            "sweeps/specs/ae.yaml"]) from None
-    return read_spec(text, str(path), preset, overrides)
+    return read_spec(text, str(path), preset, overrides, to_run=True)
 
 
-def read_spec(text: str, source: str, preset: str | None = None, overrides: list[str] = ()) -> SweepSpec:
+def read_spec(text: str, source: str, preset: str | None = None, overrides: list[str] = (),
+              to_run: bool = False) -> SweepSpec:
+    return validate_spec(resolve_raw(text, source, preset, overrides), to_run)
+
+
+def resolve_raw(text: str, source: str, preset: str | None = None, overrides: list[str] = ()) -> dict:
+    """A sweep file's mapping with a preset, then `--set path=value` overrides, applied; not yet validated."""
     raw = parse_yaml(text, source)
     if not isinstance(raw, dict):
         raise ConfigError([f"{source} must be a YAML mapping (model: ..., metric: ..., search: ...), got {raw!r}"])
@@ -200,8 +237,7 @@ def read_spec(text: str, source: str, preset: str | None = None, overrides: list
             raise ConfigError([f"`--preset {preset}`: {source} has no such preset (its presets: {known}; each a "
                                "mapping of dotted paths to values)"])
         raw = apply_overrides(raw, presets[preset].items(), f"presets.{preset}")
-    raw = apply_overrides(raw, [split_override(pair) for pair in overrides], "--set")
-    return validate_spec(raw)
+    return apply_overrides(raw, [split_override(pair) for pair in overrides], "--set")
 
 
 def split_override(pair: str) -> tuple[str, Any]:
@@ -229,8 +265,9 @@ def apply_overrides(raw: dict, pairs, source: str) -> dict:
     return raw
 
 
-def validate_spec(raw: dict) -> SweepSpec:
-    """The spec, or one `ConfigError` with every problem: structure first, then what the model accepts."""
+def validate_spec(raw: dict, to_run: bool = False) -> SweepSpec:
+    """The spec, or one `ConfigError` with every problem: structure first, then what the model accepts; `to_run`
+    also checks what running it needs here (its loggers' packages), which reading a finished sweep does not."""
     problems: list[str] = []
     spec = None
     try:
@@ -239,6 +276,7 @@ def validate_spec(raw: dict) -> SweepSpec:
         problems += [describe(e) for e in error.errors()]
     if isinstance(raw.get("model"), str) and raw["model"] in FAMILIES:
         problems += check_against_model(raw)
+    problems += check_loggers(SweepSpec.listed(raw.get("loggers", [])), to_run)
     if spec is not None and not problems:
         problems += check_scheduler(spec) + check_start_with(spec)
         known = spec.reported_metrics()
@@ -348,6 +386,29 @@ def check_metrics(raw: dict, known: dict[str, str]) -> list[str]:
     return problems
 
 
+def check_loggers(names: list, to_run: bool) -> list[str]:
+    """Each logger is one Ray has a callback for, named once, and (to run) with its package installed."""
+    problems = []
+    for i, name in enumerate(names):
+        if not isinstance(name, str):  # the structure check reports it
+            continue
+        if name not in LOGGERS:
+            close = difflib.get_close_matches(name, LOGGERS, n=1)
+            hint = f"did you mean `{close[0]}`? " if close else ""
+            problems.append(f"`loggers[{i}]` = {name!r}: not a logger: {hint}choose from {', '.join(LOGGERS)}")
+        elif names.index(name) < i:
+            problems.append(f"`loggers[{i}]` = {name!r}: named twice: keep one")
+        elif to_run and not installed(LOGGERS[name]):
+            problems.append(f"`loggers[{i}]` = {name!r}: {LOGGERS[name]} is not installed: "
+                            f"pip install 'latent-sweeps[{name}]'")
+    return problems
+
+
+def installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (validation stays fast)."""
+    return importlib.util.find_spec(module) is not None
+
+
 def config_problems(config: type, values: dict) -> list[str]:
     try:
         parse_config(config, values)
@@ -430,6 +491,8 @@ def check_scheduler(spec: SweepSpec) -> list[str]:
         if spec.searcher != "tpe":
             problems.append(f"`searcher` = {spec.searcher!r}: population-based training draws its first "
                             "population at random itself: leave `searcher` out")
+        if spec.warm_start is not None:
+            problems.append("`warm_start`: population-based training keeps no study to seed: leave it out, or use asha")
     return problems
 
 
@@ -468,6 +531,8 @@ def in_range(param, value: Any) -> bool:
     return number and whole and param.low <= value <= param.high
 
 
-def dump_spec(spec: SweepSpec) -> str:
-    """The validated spec as YAML (presets already applied), which `load_spec` reads back to the same spec."""
-    return yaml.safe_dump(spec.model_dump(mode="json", exclude={"presets"}, exclude_none=True), sort_keys=False)
+def dump_spec(spec: SweepSpec, presets: bool = False) -> str:
+    """The validated spec as YAML, which `load_spec` reads back to the same spec; its presets (already applied) only
+    where asked, as an experiment keeps them for `sweeps extend --preset`."""
+    exclude = set() if presets else {"presets"}
+    return yaml.safe_dump(spec.model_dump(mode="json", exclude=exclude, exclude_none=True), sort_keys=False)

@@ -84,13 +84,15 @@ METHODS_OF = ("JsonLoggerCallback",)  # classes whose used internals are methods
 
 def test_the_private_attributes_used_are_set_by_their_classes():
     import optuna
+    from ray.air.integrations.wandb import WandbLoggerCallback
     from ray.tune.search import SearchGenerator
     from ray.tune.search.optuna import OptunaSearch
 
     searcher = OptunaSearch(metric="x", mode="min", space={"a": optuna.distributions.FloatDistribution(0, 1)})
     study = optuna.create_study()
     study.tell(study.ask(), 1.0)
-    instances = {"OptunaSearch": searcher, "FrozenTrial": study.trials[0], "SearchGenerator": SearchGenerator(searcher)}
+    instances = {"OptunaSearch": searcher, "FrozenTrial": study.trials[0], "SearchGenerator": SearchGenerator(searcher),
+                 "WandbLoggerCallback": WandbLoggerCallback(project="p")}
     for module, names in internals.USED.items():
         for name in names:
             owner, _, attribute = name.rpartition(".")

@@ -14,7 +14,7 @@ STRICT_KEYS = ConfigDict(extra="forbid", defer_build=True)  # schemas built on f
 MAX_EPOCHS = 100_000  # an epoch count beyond any sweep: larger ones are typos
 
 C = TypeVar("C")
-LABELS = ("rerun_of",)  # keys of a trial's config that label it and are no model field
+LABELS = ("rerun_of", "round")  # keys of a trial's config that label it and are no model field
 
 
 def without_labels(config: Mapping) -> dict:

@@ -1,7 +1,8 @@
-"""The Ray Tune function trainable: config -> typed config, checkpoint restore, one report per epoch."""
+"""The Ray Tune function trainable: config -> typed config, checkpoint restore, one report and image grid per epoch."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
 from trainables.registry import FAMILIES
 from trainables.state import STATE_FILE, load_state, pick_device
+from trainables.tensorboard import EpochImages
 
 
 def build_trainable(model: str, data: Data, judge: TrainedJudge | None = None):
@@ -40,10 +42,15 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
             state = load_state(Path(folder) / STATE_FILE, device)
     built_judge = judge.build(device) if judge is not None else None
     node = {"node_id": ray.get_runtime_context().get_node_id()}  # which node ran each epoch, on a cluster
-    for metrics, state in family.fit(cfg, from_arrays(arrays), built_judge, device, state):
-        with tempfile.TemporaryDirectory() as folder:
-            torch.save(state, Path(folder) / STATE_FILE)
-            tune.report(metrics | node, checkpoint=tune.Checkpoint.from_directory(folder))
+    data = from_arrays(arrays)
+    storage = tune.get_context().get_storage()  # the trial's folder in the experiment's storage, local or remote
+    images = EpochImages(family, cfg, data, storage.storage_filesystem, storage.trial_fs_path)
+    with contextlib.closing(images):
+        for metrics, state in family.fit(cfg, data, built_judge, device, state):
+            images.write(state)
+            with tempfile.TemporaryDirectory() as folder:
+                torch.save(state, Path(folder) / STATE_FILE)
+                tune.report(metrics | node, checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 def to_arrays(data: Data) -> dict:

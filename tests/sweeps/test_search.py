@@ -44,7 +44,7 @@ def test_the_start_with_configs_are_the_first_trials(searcher_name, tmp_path):
 
 def searcher(experiment: Experiment) -> StudySearch:
     return StudySearch(space=SearchSpace(SPEC), metric="fid", mode="min", sampler=optuna.samplers.TPESampler(seed=0),
-                       experiment=experiment)
+                       experiment=experiment, spec=SPEC, study_name="s")
 
 
 @pytest.mark.parametrize("new_head", [False, True])
@@ -55,8 +55,8 @@ def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(new_h
     (tmp_path / "runs" / "s").mkdir(parents=True)
     first = searcher(experiment)
     first.suggest("a"), first.suggest("b")
-    first.on_trial_result("a", {"fid": 500.0, "training_iteration": 1})
-    first.on_trial_complete("a", {"fid": 400.0, "training_iteration": 2})
+    first.on_trial_result("a", {"fid": 500.0, "epoch": 1})
+    first.on_trial_complete("a", {"fid": 400.0, "epoch": 3})
     first.save(str(state))  # Tune's snapshot
     first.suggest("c")  # handed out after the snapshot, then the driver dies
     if new_head:  # resumed by a driver with nothing but the experiment's copy of the journal
@@ -68,13 +68,36 @@ def test_a_restored_search_closes_orphans_and_ignores_what_it_cannot_place(new_h
     second.restore(str(state))
     trials = {t.number: t.state.name for t in second._ot_study.get_trials()}
     assert trials == {0: "COMPLETE", 1: "RUNNING", 2: "FAIL"}  # c belongs to no Tune trial: closed
-    second.on_trial_complete("a", {"fid": 1.0, "training_iteration": 3})  # finished before the crash
-    second.on_trial_result("errored", {"fid": 1.0, "training_iteration": 1})  # a trial it never knew
-    second.on_trial_result("b", {"fid": 300.0, "training_iteration": 1})
-    second.on_trial_complete("b", {"fid": 300.0, "training_iteration": 1})
+    second.on_trial_complete("a", {"fid": 1.0, "epoch": 3})  # finished before the crash
+    second.on_trial_result("errored", {"fid": 1.0, "epoch": 1})  # a trial it never knew
+    second.on_trial_result("b", {"fid": 300.0, "epoch": 1})
+    second.on_trial_complete("b", {"fid": 300.0, "epoch": 3})
     study = optuna.load_study(study_name="s", storage=open_study_storage(experiment.study_journal))
     assert [(t.state.name, t.value) for t in study.trials] == [("COMPLETE", 400.0), ("COMPLETE", 300.0),
                                                                ("FAIL", None)]
+
+
+def test_the_study_records_every_epoch_the_tune_trial_and_how_each_trial_ended(tmp_path):
+    (tmp_path / "s").mkdir()
+    experiment = Experiment(str(tmp_path), "s")
+    search = build_searcher(SPEC.model_copy(update={"max_concurrent": None}), experiment)  # ASHA, 3 epochs
+    for trial_id in ("finished", "stopped", "diverged", "errored"):
+        search.suggest(trial_id)
+    for epoch in (1, 2):  # Tune sends a trial's last result to on_trial_complete only
+        search.on_trial_result("finished", {"fid": 100.0 / epoch, "epoch": epoch})
+    search.on_trial_complete("finished", {"fid": 30.0, "epoch": 3, "config/epochs": 3})
+    search.on_trial_complete("stopped", {"fid": 90.0, "epoch": 1, "config/epochs": 3})  # ASHA stopped it
+    search.on_trial_complete("diverged", {"fid": 1e4, "epoch": 2, "diverged": True})  # its worst value
+    search.on_trial_complete("errored", None, error=True)
+
+    study = optuna.load_study(study_name="s", storage=open_study_storage(experiment.study_journal))
+    trials = {t.user_attrs["tune_trial_id"]: t for t in study.trials}
+    assert {k: t.state.name for k, t in trials.items()} == {
+        "finished": "COMPLETE", "stopped": "PRUNED", "diverged": "COMPLETE", "errored": "FAIL"}
+    assert trials["finished"].intermediate_values == {1: 100.0, 2: 50.0, 3: 30.0} and trials["finished"].value == 30
+    assert trials["stopped"].intermediate_values == {1: 90.0} and trials["stopped"].value == 90  # as Optuna's pruners
+    assert trials["diverged"].user_attrs["diverged"] and trials["diverged"].value == 1e4
+    assert trials["finished"].user_attrs["tune_trial_dir"] == f"{experiment.path}/finished"
 
 
 def test_population_based_training_stays_inside_the_searched_range():

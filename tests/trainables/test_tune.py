@@ -34,6 +34,24 @@ def test_trainable_runs_under_tune(model, local_ray, tiny, digits_judge, tmp_pat
         assert set(promised) <= set(history.columns)
         assert history[list(promised)].map(math.isfinite).all().all()
         assert result.checkpoint is not None and (result.checkpoint.path.endswith("checkpoint_000001"))
+        # TensorBoard finds each epoch's grid in the trial's folder, beside Ray's scalars.
+        images, scalars = read_events(result.path)
+        assert images == {image_tag(model): [(1, (112, 112)), (2, (112, 112))]} and "ray/tune/epoch" in scalars
+
+
+def image_tag(model: str) -> str:
+    return "samples" if FAMILIES[model].samples else "reconstructions"
+
+
+def read_events(folder: str) -> tuple[dict[str, list[tuple[int, tuple[int, int]]]], list[str]]:
+    """What TensorBoard reads from a trial's folder: (step, (height, width)) of each image by tag, and the scalar
+    tags."""
+    from tensorboard.backend.event_processing.event_accumulator import IMAGES, EventAccumulator
+
+    events = EventAccumulator(folder, size_guidance={IMAGES: 0})  # 0: every image, not a sample of them
+    events.Reload()
+    images = {tag: [(e.step, (e.height, e.width)) for e in events.Images(tag)] for tag in events.Tags()["images"]}
+    return images, events.Tags()["scalars"]
 
 
 def test_unknown_config_key_fails_the_trial_naming_the_field(local_ray, tiny, tmp_path):
@@ -71,6 +89,7 @@ def test_a_failed_trial_resumes_from_its_last_checkpoint(local_ray, tiny, tmp_pa
     [result] = tuner.fit()
     assert result.error is None
     assert list(result.metrics_dataframe["epoch"]) == [1, 2]  # restored at epoch 2: nothing trained twice
+    assert read_events(result.path)[0] == {"reconstructions": [(1, (112, 112)), (2, (112, 112))]}  # kept on restore
 
 
 @pytest.mark.parametrize("cpus", [1, 2])
