@@ -20,7 +20,7 @@ demo: $(BIN)/sweeps
 test: $(BIN)/sweeps
 	$(BIN)/python -m pytest -q --durations=10
 
-# Every bench/ script, its JSON in bench-results/ (about 40 minutes on 2 cores; not part of the tests).
+# Every bench/ script, its JSON in bench-results/ (about 50 minutes on 2 cores; not part of the tests).
 bench: $(BIN)/sweeps
 	$(BIN)/python -m bench
 

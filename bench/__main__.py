@@ -2,7 +2,7 @@
 
 Each script's JSON goes to DIR/NAME.json (default: bench-results/) and its summary to the terminal. Run
 from the project root, with the data where the sweeps find it ($SWEEPS_DATA_DIR); `make bench` does both.
-About 40 minutes on a 2-core machine.
+About 50 minutes on a 2-core machine.
 """
 
 from __future__ import annotations
