@@ -68,16 +68,17 @@ class Sweep:
 
         return best_trials(self.trials(), self.spec.metric[0], self.spec.mode[0], k)
 
-    def rerun(self, top: int = 3, seeds: int = 3, epochs: int | None = None, overrides: Mapping[str, Any] = {},
+    def rerun(self, top: int = 3, seeds: int = 3, epochs: int | None = None, overrides: Mapping[str, Any] | None = None,
               name: str | None = None, address: str | None = None, **data: Any) -> Sweep:
         """Retrain the `top` best configs with `seeds` seeds each on Ray (see `sweeps rerun`); returns the rerun."""
         from sweeps.experiment import load_inputs
         from sweeps.rerun import plan_rerun, start_rerun
         from sweeps.session import connected
 
-        spec, record = plan_rerun(self.experiment, self.spec, top, seeds, epochs, dict(overrides))
+        spec, record = plan_rerun(self.experiment, self.spec, top, seeds, epochs, dict(overrides or {}))
         inputs = load_inputs(self.spec, **data_options(data))
         with connected(address, self.experiment.log_file):
+            log.info("rerun of %s: %d configs x %d seeds", self.path, len(record["runs"]) // seeds, seeds)
             rerun = start_rerun(self.experiment, spec, record, *inputs, name, invocation())
         return Sweep(rerun.path)
 

@@ -330,18 +330,14 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def run_rerun(args: argparse.Namespace) -> int:
-    from sweeps.experiment import load_inputs, open_experiment
-    from sweeps.rerun import plan_rerun
-    from sweeps.session import connected
-    from sweeps.summary import rerun_and_summarise
+    from sweeps.api import open as open_sweep
+    from sweeps.summary import summarise_rerun
 
-    source, spec = open_experiment(args.experiment)
-    rerun_spec, record = plan_rerun(source, spec, args.top, args.seeds, args.epochs, parse_overrides(args.overrides))
-    data, judge = load_inputs(spec, args.data_dir, args.cache_dir, args.offline)
-    with connected(args.address, source.log_file):
-        log.info("rerun of %s: %d configs x %d seeds", source.path, len(record["runs"]) // args.seeds, args.seeds)
-        experiment, summary = rerun_and_summarise(source, rerun_spec, record, data, judge, args.name)
-    print(f"  sweeps analyze {experiment.path}\n  sweeps report {source.path}")
+    sweep = open_sweep(args.experiment)
+    rerun = sweep.rerun(args.top, args.seeds, args.epochs, parse_overrides(args.overrides), args.name, args.address,
+                        **data_options(args))
+    summary = summarise_rerun(rerun.path, sweep.spec.metric[0])
+    print(f"  sweeps analyze {rerun.path}\n  sweeps report {sweep.path}")
     return 0 if summary["mean"].notna().all() else 1
 
 

@@ -216,7 +216,8 @@ def check_wandb_login(spec: SweepSpec) -> None:
         WandbLoggerCallback(project="latent-sweeps").setup()
     except ValueError:
         raise SweepError("`loggers` has wandb, and W&B has no login here: run `wandb login`, set WANDB_API_KEY, or "
-                         "set WANDB_MODE=offline to keep the runs on this machine (`wandb sync` uploads them)") from None
+                         "set WANDB_MODE=offline to keep the runs on this machine (`wandb sync` uploads them)"
+                         ) from None
 
 
 def trainable(spec: SweepSpec, data: Data, judge):

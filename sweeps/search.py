@@ -108,9 +108,11 @@ class StudySearch(OptunaSearch):
     def record_epoch(self, trial_id: str, result: dict) -> None:
         """The epoch's value as the trial's intermediate value at step `epoch` (Optuna keeps intermediate values
         of single-objective studies only)."""
+        if isinstance(self.metric, list):
+            return
         value, step = result.get(self.metric), result.get("epoch", result.get("training_iteration"))
         steps = self.__dict__.setdefault("steps", {})  # trial id -> last step reported
-        if isinstance(self.metric, list) or value is None or not math.isfinite(value) or step is None:
+        if value is None or not math.isfinite(value) or step is None:
             return
         if steps.get(trial_id, -1) < step:  # once per step: a restored trial may report its last epoch again
             internals.optuna_trial_of(self, trial_id).report(value, int(step))

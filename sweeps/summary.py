@@ -77,11 +77,15 @@ def rerun_and_summarise(source, spec, record: dict, data, judge, name: str | Non
     from sweeps.rerun import start_rerun
 
     experiment = start_rerun(source, spec, record, data, judge, name, ["sweeps", *sys.argv[1:]])
-    summary = rerun_summary(experiment.path)
-    print(f"\nrerun {experiment.path}: {spec.metric[0]} at each run's best epoch (as the sweep's), mean ± std "
-          "over seeds:")
+    return experiment, summarise_rerun(experiment.path, spec.metric[0])
+
+
+def summarise_rerun(path: str, metric: str) -> pd.DataFrame:
+    """Print a finished rerun's mean ± std per config, and how well the sweep's ranking held; returns them."""
+    summary = rerun_summary(path)
+    print(f"\nrerun {path}: {metric} at each run's best epoch (as the sweep's), mean ± std over seeds:")
     print_rerun(summary)
-    return experiment, summary
+    return summary
 
 
 def analyze(path: str, top: int = 10) -> int:

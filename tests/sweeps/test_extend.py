@@ -15,6 +15,7 @@ import yaml
 import sweeps
 from sweeps.cli import main
 from sweeps.experiment import open_study_storage
+from tests.conftest import start_local_ray
 from tests.drivers import kill_after_first_trial
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,10 +41,14 @@ def grown(real_source, tmp_path_factory):
         patch.setenv("SWEEPS_DATA_DIR", str(real_source.data_dir))
         names, root = {}, logging.getLogger()
         before = (root.level, list(root.handlers), [h.filters[:] for h in root.handlers], sys.stdout)
+        session_ray = ray.is_initialized()  # the session's, which other tests use: the README starts its own
+        ray.shutdown()
         try:
             exec(compile(readme_example(), "README.md", "exec"), names)  # noqa: S102 (the project's own README)
         finally:
             ray.shutdown()
+            if session_ray:
+                start_local_ray()
         names["logging_kept"] = before == (root.level, list(root.handlers), [h.filters[:] for h in root.handlers],
                                            sys.stdout)
     return names
@@ -144,3 +149,14 @@ def test_a_killed_extension_resumes_and_a_new_sweep_warm_starts_from_the_grown_o
     assert best and [t.params for t in new][:len(best)] == best  # then the sweep file's start_with
     recorded = yaml.safe_load((tmp_path / "warm" / "sweep.yaml").read_text())["warm_start"]
     assert recorded == {"experiment": str(source), "top": 2}
+
+
+def test_the_best_config_of_every_round_reruns_through_the_api(grown, real_source, capsys):
+    sweep = grown["sweep"]
+    best = sweep.best(1).iloc[0]
+    assert main(["rerun", sweep.path, "--top", "1", "--seeds", "2", "--epochs", "1", "--name", "again",
+                 *real_source.dir_args]) == 0
+    assert f"trial {best['trial_id']}: sweep {best['best_val_mse']:.4g}" in capsys.readouterr().out
+    runs = sweeps.open(f"{sweep.path}/reruns/again").trials()
+    assert set(runs["config/rerun_of"]) == {best["trial_id"]} and sorted(runs["config/seed"]) == [0, 1]
+    assert "config/round" not in runs  # a label of the sweep's trials, not a config field the rerun passes on

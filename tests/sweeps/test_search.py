@@ -121,3 +121,36 @@ def test_the_sweep_file_picks_optunas_sampler(searcher, sampler, tmp_path):
     first = [study_search.suggest(str(i)) for i in range(3)]
     again = build_searcher(spec, Experiment(str(tmp_path), "t"))  # the same seed: the same configs
     assert [again.suggest(str(i)) for i in range(3)] == first
+
+
+def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
+    from sweeps.rounds import best_configs, seed_study
+
+    def ae(search: dict, fixed: dict):
+        return read_spec(yaml.safe_dump({"model": "ae", "metric": "val_mse", "num_samples": 4, "search": search,
+                                         "fixed": {"epochs": 3, **fixed}}), "ae")
+
+    lr = {"type": "float", "low": 1e-3, "high": 1e-2, "log": True}
+    batch = {"type": "categorical", "choices": [16, 32]}
+    earlier_spec = ae({"lr": lr, "batch_size": batch}, {"activation": "leaky_relu"})
+    distributions = {"lr": optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True),
+                     "batch_size": optuna.distributions.CategoricalDistribution([16, 32])}
+    earlier = optuna.create_study()
+    for value, (params, state) in enumerate([({"lr": 0.002, "batch_size": 16}, "COMPLETE"),
+                                             ({"lr": 0.008, "batch_size": 32}, "COMPLETE"),
+                                             ({"lr": 0.005, "batch_size": 32}, "PRUNED")]):
+        earlier.add_trial(optuna.trial.create_trial(
+            state=getattr(optuna.trial.TrialState, state), values=[0.1 + value] if state == "COMPLETE" else None,
+            params=params, distributions=distributions, intermediate_values={1: 0.5 + value},
+            user_attrs={"tune_trial_id": f"t{value}"}))
+
+    # lr narrowed above 0.004, batch size 16 dropped, activation searched (the earlier trials ran leaky_relu).
+    spec = ae({"lr": {**lr, "low": 4e-3}, "batch_size": {**batch, "choices": [32, 64]},
+               "activation": {"type": "categorical", "choices": ["relu", "leaky_relu"]}}, {})
+    study = optuna.create_study(storage=open_study_storage(str(tmp_path / "j")), study_name="round-2")
+    seeded = seed_study(study, earlier.get_trials(), earlier_spec, spec)
+    assert [(t.user_attrs["tune_trial_id"], t.state.name, t.params) for t in study.trials] == [
+        ("t1", "COMPLETE", {"lr": 0.008, "batch_size": 32, "activation": "leaky_relu"}),
+        ("t2", "PRUNED", {"lr": 0.005, "batch_size": 32, "activation": "leaky_relu"})]  # t0: outside, left out
+    assert study.trials[1].intermediate_values == {1: 2.5} and study.trials[0].value == 1.1
+    assert best_configs(seeded, spec, 3) == [{"lr": 0.008, "batch_size": 32, "activation": "leaky_relu"}]
