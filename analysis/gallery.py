@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from analysis import figures
 from analysis.tsne import embed_tsne
 from trainables.judge import Judge
-from trainables.metrics import batched
+from trainables.metrics import batched, device_of, reconstruct  # noqa: F401 (reconstruct: the figures')
 from trainables.models.glo import normalise
 
 TSNE_SIZE = 10_000  # test digits embedded at most
@@ -27,15 +27,6 @@ class Panel:
     name: str
     figure: Figure
     caption: str
-
-
-def device_of(network: torch.nn.Module) -> torch.device:
-    return next(network.parameters()).device
-
-
-def reconstruct(network: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """An autoencoder's outputs (N, 1, 28, 28) for images (N, 1, 28, 28), on the CPU."""
-    return batched(network.eval(), images, device_of(network))
 
 
 def encode_all(encoder: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:

@@ -89,7 +89,7 @@ class Sweep:
 
         options = data_options(data)
         fetch_missing(self.spec.data.dataset, options["data_dir"], options["offline"])
-        out = out or (Path(self.path) / "report" if self.experiment.is_local else Path.cwd() / "report")
+        out = out or default_report_dir([self.path])
         return write_report([self.path], out, options["data_dir"], options["cache_dir"], seed)
 
     def sample(self, n: int = 2000, trial: str | None = None, seed: int = 0, **data: Any) -> np.ndarray:
@@ -208,6 +208,14 @@ def resolve_spec(sweep: str | Path | Mapping | SweepSpec, preset: str | None = N
     if spec.warm_start is not None and "://" not in spec.warm_start.experiment:  # kept resolved in sweep.yaml
         spec.warm_start.experiment = str(Path(spec.warm_start.experiment).resolve())
     return spec
+
+
+def default_report_dir(experiments: list[str]) -> Path:
+    """EXPERIMENT/report for one local experiment; else report/ beside the first local one, or here."""
+    if len(experiments) == 1 and "://" not in experiments[0]:
+        return Path(experiments[0]) / "report"
+    local = [Path(e).resolve().parent for e in experiments if "://" not in e]
+    return (local[0] if local else Path.cwd()) / "report"
 
 
 def override_pairs(overrides: Overrides) -> list[str]:

@@ -360,6 +360,7 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
+    from sweeps.api import default_report_dir
     from sweeps.experiment import open_experiment
 
     for path in args.experiments:  # missing data is fetched (or refused) before the first figure is drawn
@@ -369,13 +370,6 @@ def run_report(args: argparse.Namespace) -> int:
                         args.cache_dir, args.seed)
     print(f"report: {page}")
     return 0
-
-
-def default_report_dir(experiments: list[str]) -> Path:
-    if len(experiments) == 1 and "://" not in experiments[0]:
-        return Path(experiments[0]) / "report"
-    local = [Path(e).resolve().parent for e in experiments if "://" not in e]
-    return (local[0] if local else Path.cwd()) / "report"
 
 
 def run_demo(args: argparse.Namespace) -> int:

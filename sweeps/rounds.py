@@ -146,7 +146,10 @@ def best_configs(trials: list, spec: SweepSpec, k: int) -> list[dict]:
 
 def warm_start_source(spec: SweepSpec) -> tuple[Experiment, SweepSpec]:
     """The earlier experiment a new sweep starts from, checked: the same model and metric, and a study to read."""
-    source, earlier = open_experiment(spec.warm_start.experiment)
+    try:
+        source, earlier = open_experiment(spec.warm_start.experiment)
+    except SweepError as e:
+        raise SweepError(f"`warm_start` (--warm-start): {e}") from None
     problems = [f"`{key}`: {shown(getattr(earlier, key))} there, {shown(getattr(spec, key))} here"
                 for key in ("model", "metric", "mode") if getattr(earlier, key) != getattr(spec, key)]
     if earlier.scheduler.type == "pbt":

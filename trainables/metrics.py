@@ -18,6 +18,15 @@ def batched(fn, x: torch.Tensor, device: torch.device | str, batch_size: int = 5
     return torch.cat([fn(b.to(device)).to(x.device) for b in x.split(batch_size)])
 
 
+def device_of(network: torch.nn.Module) -> torch.device:
+    return next(network.parameters()).device
+
+
+def reconstruct(network: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """An autoencoder's outputs (N, 1, 28, 28) for images (N, 1, 28, 28), on the CPU."""
+    return batched(network.eval(), images, device_of(network))
+
+
 def psnr(x: torch.Tensor, x_hat: torch.Tensor) -> float:
     """Mean per-image PSNR in dB of images (B, 1, 28, 28) in [0, 1]."""
     mse = (x - x_hat).pow(2).flatten(1).mean(1).clamp_min(1e-10)

@@ -66,7 +66,7 @@ def dae_metrics(cfg: DAEConfig) -> dict[str, Metric]:
 
 
 def reconstructions(trained, n: int, seed: int, data):
-    from analysis.gallery import reconstruct
+    from trainables.metrics import reconstruct  # not the figures' module: trials draw this every epoch
 
     return reconstruct(trained.network, data.test.images[:n])[:, 0].numpy()
 
