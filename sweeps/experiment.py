@@ -32,6 +32,7 @@ SWEEP_FILE = "sweep.yaml"  # the validated sweep file, presets and overrides app
 ENVIRONMENT_FILE = "environment.json"  # package versions, git commit, data, command line
 DRIVER_FILE = "driver.json"  # which process runs the sweep, so `status` can tell running from interrupted
 STUDY_FILE = "optuna.journal"
+STUDY_PARTS = "optuna.journal.parts"  # a remote journal's records appended since STUDY_FILE was last written
 RERUN_FILE = "rerun.json"  # a rerun's record: the sweep it reruns, which trials, seeds and overrides
 RERUNS = "reruns"  # reruns of a sweep live in EXPERIMENT/reruns/NAME
 LOCK_FILE = "driver.lock"  # held by the one process that writes the sweep (run or resume)
@@ -202,16 +203,47 @@ class Experiment:
         return SweepError(f"{self.path} is being written by another sweep (pid {holder.get('pid')} on "
                           f"{holder.get('host')}, since {since}): wait for it or stop it, or choose another --name")
 
-    def sync_study(self, up: bool) -> None:
-        """Copy the local journal into (up) or out of a remote experiment directory."""
+    def sync_study(self, up: bool, whole: bool = False) -> None:
+        """For a remote experiment: copy its journal into the local one (`up` False), or append the local journal's
+        new records to it (`up`), as an object of their own in STUDY_PARTS (object stores cannot append), or the
+        whole journal as STUDY_FILE (`whole`), which replaces the parts. Appending keeps the bytes sent linear in
+        the number of trials: a copy of the whole journal after each ask and tell was quadratic (bench/scale.py)."""
         if self.is_local:
             return
-        remote = f"{self.path}/{STUDY_FILE}"
-        source, target = (self.study_journal, remote) if up else (remote, self.study_journal)
-        try:
-            fs.copy_files(source, target)
-        except FileNotFoundError:
-            pass
+        journal = Path(self.study_journal)
+        if not up:
+            data = self.remote_journal()
+            if data is not None:
+                journal.write_bytes(data)
+                _uploaded[str(journal)] = len(data)
+            return
+        if not journal.exists():
+            return
+        data = journal.read_bytes()
+        data = data[:data.rfind(b"\n") + 1]  # whole records only
+        done = _uploaded.get(str(journal), 0)
+        if whole:
+            self.write(STUDY_FILE, data)
+            filesystem, path = fs.FileSystem.from_uri(f"{self.path}/{STUDY_PARTS}")
+            with contextlib.suppress(FileNotFoundError):
+                filesystem.delete_dir(path)
+        elif len(data) > done:
+            self.write(f"{STUDY_PARTS}/{done:015d}", data[done:])
+        _uploaded[str(journal)] = len(data)
+
+    def remote_journal(self) -> bytes | None:
+        """The remote journal: STUDY_FILE, then the parts appended since, each named by its offset (a part that
+        STUDY_FILE already holds, left by a driver killed as it replaced them, counts once); None if there is none."""
+        data = self.read_bytes(STUDY_FILE)
+        for name in entries(f"{self.path}/{STUDY_PARTS}", fs.FileType.File):
+            part, offset = self.read_bytes(f"{STUDY_PARTS}/{name}"), int(name)
+            data = data or b""
+            if offset <= len(data) < offset + len(part):
+                data += part[len(data) - offset:]
+        return data
+
+
+_uploaded: dict[str, int] = {}  # a local journal of a remote experiment -> how many of its bytes the remote holds
 
 
 def process_alive(pid: int) -> bool:
@@ -273,6 +305,7 @@ def new_experiment(storage: str, name: str | None, model: str) -> Experiment:
                          " it, or choose another --name")
     if not experiment.is_local:  # a local copy of a deleted experiment's journal would join the new study
         Path(experiment.study_journal).unlink(missing_ok=True)
+        _uploaded.pop(experiment.study_journal, None)
     return experiment
 
 
@@ -289,7 +322,9 @@ def open_study_storage(journal: str):
     """The study as an append-only journal file, which `optuna-dashboard` and `optuna.load_study` open."""
     import optuna
 
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(journal))
+    from sweeps.internals import UnsyncedJournal
+
+    return optuna.storages.JournalStorage(UnsyncedJournal(journal))
 
 
 def load_latest_study(experiment: Experiment):

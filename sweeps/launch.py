@@ -20,7 +20,7 @@ from sweeps.experiment import (
     DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving, load_latest_study, open_experiment,
     open_study_storage,
 )
-from sweeps.internals import EndWandbRuns, KeptResults
+from sweeps.internals import EndWandbRuns, KeptResults, save_experiment_state_adaptively
 from sweeps.progress import Progress
 from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
 from sweeps.search import build_scheduler, build_searcher, movable, param_space
@@ -227,9 +227,11 @@ def trainable(spec: SweepSpec, data: Data, judge):
 
 def run_tuner(experiment: Experiment, tuner: tune.Tuner):
     """Run a set-up Tuner with the experiment marked as being driven from here; the study and signatures after."""
-    # Tune's experiment state is saved every second, not adaptively, so a killed driver loses almost
-    # nothing; Tune's own progress table gives way to the one-line `Progress`.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "1")
+    # Tune's experiment state is saved every second, or less often where saving it takes over 5% of the time (a
+    # sweep of thousands of trials), so a killed driver loses almost nothing; Tune's own progress table gives way to
+    # the one-line `Progress`.
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
+    save_experiment_state_adaptively()
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     driver = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
@@ -238,7 +240,7 @@ def run_tuner(experiment: Experiment, tuner: tune.Tuner):
         with driving(experiment):
             return tuner.fit()
     finally:
-        experiment.sync_study(up=True)
+        experiment.sync_study(up=True, whole=True)
         sign(experiment)  # after Tune's last save
 
 

@@ -20,6 +20,8 @@ class Progress(tune.Callback):
 
     def setup(self, **info) -> None:
         self.start, self.last_counts, self.last_line, self.last_time = time.monotonic(), "", "", 0.0
+        self.ended: dict[str, str] = {}  # outcomes of the trials that ended: at 10,000 trials, reading each one's
+        # last result every step was most of the driver's time
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         value = result.get(self.metric)
@@ -42,8 +44,12 @@ class Progress(tune.Callback):
         """(trials by outcome, that line with the best value so far)"""
         counts: dict[str, int] = {}
         for trial in trials:
-            epochs = trial.config.get("epochs", self.epochs)
-            outcome = trial_outcome(trial.status, trial.last_result or {}, epochs, self.time_limit_s)
+            outcome = self.ended.get(trial.trial_id)
+            if outcome is None:
+                epochs = trial.config.get("epochs", self.epochs)
+                outcome = trial_outcome(trial.status, trial.last_result or {}, epochs, self.time_limit_s)
+                if trial.status in ("TERMINATED", "ERROR"):
+                    self.ended[trial.trial_id] = outcome
             counts[outcome] = counts.get(outcome, 0) + 1
         order = ["running", "pending", "paused", "finished", "stopped", "diverged", "errored"]
         shown = " · ".join(f"{counts[k]} {k}" for k in order if counts.get(k)) or "starting"

@@ -85,8 +85,6 @@ class StudySearch(OptunaSearch):
             for key, value in (("tune_trial_id", trial_id), ("round", self.round),
                                ("tune_trial_dir", f"{self.experiment.path}/{trial_id}")):
                 trial.set_user_attr(key, value)
-        # With remote storage, before Tune records the trial: a new head then finds every trial in the study.
-        self.experiment.sync_study(up=True)
         return suggestion
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
@@ -103,7 +101,14 @@ class StudySearch(OptunaSearch):
             elif self.spec is not None and self.spec.stopped_early(result) and not isinstance(self.metric, list):
                 result = None  # OptunaSearch tells a trial without a result as PRUNED
         super().on_trial_complete(trial_id, result, error)
+        internals.forget_trial(self, trial_id)
+        self.__dict__.get("steps", {}).pop(trial_id, None)
+
+    def save(self, checkpoint_path: str) -> None:
+        # Tune saves the searcher with its experiment state: a remote study gets its new records first, so that a
+        # new head finds every trial the state names in the study.
         self.experiment.sync_study(up=True)
+        super().save(checkpoint_path)
 
     def record_epoch(self, trial_id: str, result: dict) -> None:
         """The epoch's value as the trial's intermediate value at step `epoch` (Optuna keeps intermediate values
@@ -139,7 +144,7 @@ def build_searcher(spec: SweepSpec, experiment: Experiment, study_name: str | No
     if spec.searcher == "random":
         sampler = optuna.samplers.RandomSampler(seed=spec.seed)
     else:
-        sampler = optuna.samplers.TPESampler(
+        sampler = internals.WindowedTPE(
             seed=spec.seed,
             # Optuna's default of 10 random trials is most of a short sweep.
             n_startup_trials=min(10, max(3, spec.num_samples // 4)),

@@ -79,11 +79,13 @@ def test_every_private_api_used_is_still_there(module, names):
                                                                   "follow it"
 
 
-METHODS_OF = ("JsonLoggerCallback",)  # classes whose used internals are methods, not attributes set per instance
+# classes whose used internals are methods, not attributes set per instance
+METHODS_OF = ("JsonLoggerCallback", "_ExperimentCheckpointManager", "TPESampler")
 
 
-def test_the_private_attributes_used_are_set_by_their_classes():
+def test_the_private_attributes_used_are_set_by_their_classes(tmp_path):
     import optuna
+    from optuna.storages.journal import JournalFileBackend
     from ray.air.integrations.wandb import WandbLoggerCallback
     from ray.tune.search import SearchGenerator
     from ray.tune.search.optuna import OptunaSearch
@@ -92,7 +94,8 @@ def test_the_private_attributes_used_are_set_by_their_classes():
     study = optuna.create_study()
     study.tell(study.ask(), 1.0)
     instances = {"OptunaSearch": searcher, "FrozenTrial": study.trials[0], "SearchGenerator": SearchGenerator(searcher),
-                 "WandbLoggerCallback": WandbLoggerCallback(project="p")}
+                 "WandbLoggerCallback": WandbLoggerCallback(project="p"),
+                 "JournalFileBackend": JournalFileBackend(str(tmp_path / "journal"))}
     for module, names in internals.USED.items():
         for name in names:
             owner, _, attribute = name.rpartition(".")

@@ -117,10 +117,33 @@ def test_the_sweep_file_picks_optunas_sampler(searcher, sampler, tmp_path):
     spec = SPEC.model_copy(update={"searcher": searcher, "max_concurrent": None})
     (tmp_path / "s").mkdir(), (tmp_path / "t").mkdir()
     study_search = build_searcher(spec, Experiment(str(tmp_path), "s"))
-    assert type(study_search._ot_study.sampler) is sampler
+    assert isinstance(study_search._ot_study.sampler, sampler)
     first = [study_search.suggest(str(i)) for i in range(3)]
     again = build_searcher(spec, Experiment(str(tmp_path), "t"))  # the same seed: the same configs
     assert [again.suggest(str(i)) for i in range(3)] == first
+
+
+def test_tpe_models_a_window_of_trials_past_its_size():
+    """Below its window WindowedTPE is Optuna's TPE, suggestion for suggestion; past it, TPE sees the 25 best
+    trials, the most recent others up to the window, and every running one."""
+    from sweeps.internals import Window, WindowedTPE
+
+    def study(sampler, n: int):
+        made = optuna.create_study(sampler=sampler)
+        made.optimize(lambda t: (t.suggest_float("x", -10, 10) - 2) ** 2, n_trials=n)
+        return made
+
+    plain = study(optuna.samplers.TPESampler(seed=3, n_startup_trials=5), 40)
+    windowed = study(WindowedTPE(window=40, seed=3, n_startup_trials=5), 40)
+    assert [t.params for t in windowed.trials] == [t.params for t in plain.trials]
+
+    running = [windowed.ask() for _ in range(3)]
+    shown = Window(windowed, 30)._get_trials(deepcopy=False)
+    finished = [t for t in shown if t.state.is_finished()]
+    best = sorted(windowed.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)[:25]
+    assert len(finished) == 30 and {t.number for t in best} <= {t.number for t in finished}
+    assert {t.number for t in running} <= {t.number for t in shown}
+    assert max(t.number for t in finished) == 39  # the most recent
 
 
 def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
@@ -154,3 +177,34 @@ def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
         ("t2", "PRUNED", {"lr": 0.005, "batch_size": 32, "activation": "leaky_relu"})]  # t0: outside, left out
     assert study.trials[1].intermediate_values == {1: 2.5} and study.trials[0].value == 1.1
     assert best_configs(seeded, spec, 3) == [{"lr": 0.008, "batch_size": 32, "activation": "leaky_relu"}]
+
+
+def test_a_remote_study_is_sent_as_appended_parts_and_read_back_whole(tmp_path, monkeypatch):
+    """A remote experiment's journal goes up as the records new since the last upload (linear bytes), comes back
+    whole on another head, and a whole upload replaces the parts; a part the whole file already holds counts once."""
+    from sweeps.experiment import STUDY_FILE, STUDY_PARTS
+
+    monkeypatch.setenv("SWEEPS_CACHE_DIR", str(tmp_path / "head"))
+    experiment = Experiment(f"file://{tmp_path}/bucket", "remote")
+    study = optuna.create_study(storage=open_study_storage(experiment.study_journal), study_name="s")
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    experiment.sync_study(up=True)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    experiment.sync_study(up=True)
+    experiment.sync_study(up=True)  # nothing new: nothing sent
+    parts = sorted((tmp_path / "bucket/remote" / STUDY_PARTS).iterdir())
+    journal = (tmp_path / "head/studies" / experiment.study_journal.rsplit("/", 1)[1]).read_bytes()
+    assert len(parts) == 2 and int(parts[1].name) == parts[0].stat().st_size
+    assert b"".join(p.read_bytes() for p in parts) == journal
+
+    monkeypatch.setenv("SWEEPS_CACHE_DIR", str(tmp_path / "new-head"))
+    experiment.sync_study(up=False)
+    read = optuna.load_study(study_name="s", storage=open_study_storage(experiment.study_journal))
+    assert [t.params for t in read.trials] == [t.params for t in study.trials]
+
+    left = parts[1].read_bytes()
+    experiment.sync_study(up=True, whole=True)
+    assert (tmp_path / "bucket/remote" / STUDY_FILE).read_bytes() == journal
+    assert not (tmp_path / "bucket/remote" / STUDY_PARTS).exists()
+    experiment.write(f"{STUDY_PARTS}/{parts[1].name}", left)  # as a driver killed while replacing them leaves it
+    assert experiment.remote_journal() == journal
