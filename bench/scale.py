@@ -18,6 +18,7 @@ the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import io
@@ -272,8 +273,8 @@ def main() -> None:
                         help="remote: a file:// URI, which takes the code path of s3:// (default)")
     parser.add_argument("--report-timeout", type=float, default=900)
     parser.add_argument("--kill-at", type=int, help="SIGKILL the driver once this many trials finished, resume")
-    parser.add_argument("--drive", nargs=2, metavar=("N", "PATH"), help=argparse_hidden())
-    parser.add_argument("--resume", action="store_true", help=argparse_hidden())
+    parser.add_argument("--drive", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quiet_tune()
     if args.drive:  # a child: one sweep, its probes' JSON on stdout
@@ -301,12 +302,6 @@ def main() -> None:
                        f"{result['load_experiment_s']} s, report {result['report_s']} s")
         print(json.dumps(result), file=sys.stderr, flush=True)
     emit(results, summary)
-
-
-def argparse_hidden() -> str:
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 if __name__ == "__main__":

@@ -235,7 +235,7 @@ class Experiment:
         """The remote journal: STUDY_FILE, then the parts appended since, each named by its offset (a part that
         STUDY_FILE already holds, left by a driver killed as it replaced them, counts once); None if there is none."""
         data = self.read_bytes(STUDY_FILE)
-        for name in entries(f"{self.path}/{STUDY_PARTS}", fs.FileType.File):
+        for name in filter(str.isdigit, entries(f"{self.path}/{STUDY_PARTS}", fs.FileType.File)):
             part, offset = self.read_bytes(f"{STUDY_PARTS}/{name}"), int(name)
             data = data or b""
             if offset <= len(data) < offset + len(part):
