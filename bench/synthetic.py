@@ -13,7 +13,6 @@ from pathlib import Path
 
 from ray import tune
 
-from trainables.restored import restart_checkpoint
 
 STATE_FILE = "state.pt"  # trainables.state's: a report of the sweep can load the model
 
@@ -27,7 +26,7 @@ def objective(config: dict, epoch: int) -> float:
 def synthetic_trial(config: dict, epoch_s: float, state: bytes) -> None:
     """Sleep `epoch_s` an epoch; report `objective` and a checkpoint holding `state` (a real model's bytes)."""
     start = 0
-    checkpoint = restart_checkpoint()
+    checkpoint = tune.get_checkpoint()
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:
             start = int((Path(folder) / "epoch").read_text())

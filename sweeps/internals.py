@@ -14,6 +14,8 @@ from typing import Any
 import optuna
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
+from ray.train._internal import checkpoint_manager
+from ray.train._internal.storage import _delete_fs_path
 from ray.tune import Callback
 from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 from ray.tune.logger import JsonLoggerCallback
@@ -23,14 +25,16 @@ USED = {
     "ray._raylet": ["GcsClient"],
     "ray._private.services": ["canonicalize_bootstrap_address"],
     "ray._private.authentication.authentication_token_setup": ["maybe_enable_token_auth_if_token_available"],
-    "ray.train._internal.storage": ["get_fs_and_path"],
+    "ray.train._internal.storage": ["get_fs_and_path", "_delete_fs_path"],
+    "ray.train._internal.checkpoint_manager": ["_delete_fs_path"],
     "ray.tune.search.optuna": ["OptunaSearch._ot_study", "OptunaSearch._ot_trials"],
     "optuna.trial": ["FrozenTrial._trial_id"],
     "ray.tune.search": ["SearchGenerator._experiment"],
     "ray.tune.logger": ["JsonLoggerCallback._restore_from_remote"],
     "ray.air.integrations.wandb": ["WandbLoggerCallback._trial_logging_actors"],
     "ray.tune.execution.experiment_state": ["_ExperimentCheckpointManager.on_trial_checkpoint",
-                                            "_ExperimentCheckpointManager._update_auto_checkpoint_time"],
+                                            "_ExperimentCheckpointManager._update_auto_checkpoint_time",
+                                            "_ExperimentCheckpointManager.sync_up_experiment_state"],
     "optuna.storages.journal._file": ["get_lock_file", "JournalFileBackend._lock", "JournalFileBackend._file_path"],
     "optuna.samplers": ["TPESampler._sample"],
 }
@@ -175,6 +179,9 @@ class Window:
 
 
 ADAPTIVE_MIN_S = 1.0  # the shortest period between saves of Tune's experiment state
+_dropped: list = []  # (filesystem, path) of the checkpoints Tune dropped since it last saved its experiment state
+_unnamed: list = []  # those dropped before that save: no state saved since names them
+_SYNC_UP = _ExperimentCheckpointManager.sync_up_experiment_state  # Ray's, which the one below wraps
 
 
 def save_experiment_state_adaptively() -> None:
@@ -182,11 +189,34 @@ def save_experiment_state_adaptively() -> None:
     longer: at most 5% of the driver's time, however many trials the state holds. Ray's own adaptive period never
     goes under 10 s, and with CheckpointConfig(num_to_keep) Ray also saves after every trial's checkpoint, so that
     the state never names a checkpoint it deleted since: at 10,000 trials that is a save of megabytes dozens of
-    times a second. A trial restored from such a stale state starts from its newest checkpoint instead
-    (trainables.restored)."""
+    times a second. Here a checkpoint Tune drops is deleted only once a state saved after the drop is uploaded (at
+    the next save, or the run's end: delete_unnamed_checkpoints), so a killed driver's last state names none."""
     def update(manager, time_taken: float) -> None:
         if manager.auto_checkpoint_enabled:
             manager._checkpoint_period = max(ADAPTIVE_MIN_S, time_taken * 19)
 
+    def sync_up(manager, save_fn, force: bool = False, wait: bool = False) -> None:
+        def save() -> None:
+            try:
+                manager._storage.syncer.wait()
+            except Exception:  # that upload failed (Tune logs it): the state that names nothing dropped is not up
+                pass
+            else:
+                delete_unnamed_checkpoints()
+            _unnamed.extend(_dropped)
+            _dropped.clear()
+            save_fn()
+
+        _SYNC_UP(manager, save, force, wait)
+
     _ExperimentCheckpointManager.on_trial_checkpoint = lambda manager, trial: None
     _ExperimentCheckpointManager._update_auto_checkpoint_time = update
+    _ExperimentCheckpointManager.sync_up_experiment_state = sync_up
+    checkpoint_manager._delete_fs_path = lambda fs, fs_path: _dropped.append((fs, fs_path))
+
+
+def delete_unnamed_checkpoints() -> None:
+    """Delete the dropped checkpoints that no state saved since names: call it once that state is uploaded."""
+    for filesystem, path in _unnamed:
+        _delete_fs_path(filesystem, path)
+    _unnamed.clear()

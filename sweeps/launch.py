@@ -20,7 +20,7 @@ from sweeps.experiment import (
     DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving, load_latest_study, open_experiment,
     open_study_storage,
 )
-from sweeps.internals import EndWandbRuns, KeptResults, save_experiment_state_adaptively
+from sweeps.internals import EndWandbRuns, KeptResults, delete_unnamed_checkpoints, save_experiment_state_adaptively
 from sweeps.progress import Progress
 from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
 from sweeps.search import build_scheduler, build_searcher, movable, param_space
@@ -238,7 +238,9 @@ def run_tuner(experiment: Experiment, tuner: tune.Tuner):
     experiment.write(DRIVER_FILE, json.dumps(driver))
     try:
         with driving(experiment):
-            return tuner.fit()
+            results = tuner.fit()
+        delete_unnamed_checkpoints()  # Tune's last state, uploaded, names none of them
+        return results
     finally:
         experiment.sync_study(up=True, whole=True)
         sign(experiment)  # after Tune's last save

@@ -16,7 +16,6 @@ from trainables.config import parse_config, without_labels
 from trainables.data import Data, Split
 from trainables.judge import TrainedJudge
 from trainables.registry import FAMILIES
-from trainables.restored import restart_checkpoint
 from trainables.state import STATE_FILE, load_state, pick_device
 from trainables.tensorboard import EpochImages
 
@@ -36,7 +35,7 @@ def train_trial(config: dict, model: str, arrays: dict, judge: TrainedJudge | No
     cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
     torch.set_num_threads(max(1, math.floor(cpus)))
     device = pick_device()
-    checkpoint = restart_checkpoint()
+    checkpoint = tune.get_checkpoint()
     state = None
     if checkpoint is not None:
         with checkpoint.as_directory() as folder:

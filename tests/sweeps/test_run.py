@@ -49,6 +49,8 @@ def test_asha_stops_the_worse_trials_early(sweep):
     assert len(stopped) >= 1 and (stopped["epochs"] < 4).all()
     assert (trials[trials["status"] == "finished"]["epochs"] == 4).all()
     assert len(load_study(experiment).trials) == 6
+    for trial_id in trials[trials["epochs"] > 2]["trial_id"]:  # each keeps its best and its latest checkpoint only
+        assert 1 <= len(list((experiment / trial_id).glob("checkpoint_*"))) <= 2
 
 
 def test_the_same_seed_gives_the_same_configs(sweep):
