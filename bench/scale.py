@@ -11,7 +11,9 @@ experiment-state saves (count, time, size), the journal's size, the bytes the dr
 storage (`--storage remote`: a file:// URI, the code path of s3://), the driver's peak memory, and the time of
 `sweeps status`, `sweeps analyze`, `load_experiment`, the study's replay (what `resume` reads), `sweeps resume` of
 the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the driver once K trials finished, runs
-`sweeps resume --trust`, and checks that every trial ran exactly once, each epoch once.
+`sweeps resume --trust`, and checks that every trial ran exactly once, each epoch once. Beside each N, the same
+synthetic trials through Ray Tune alone (`ray_tune_alone`: its defaults, random search, no project code): the floor
+this machine sets, whatever drives the trials.
 
 10,000 trials of one second at 64 CPUs: theoretically 156 s; each size is its own process, its own Ray.
 """
@@ -146,8 +148,6 @@ def storage_root(folder: str, args) -> str:
 
 def drive(n: int, path: str, args, resume: bool = False) -> dict:
     """Run (or resume) the sweep of n synthetic trials at `path` in this process; what the probes saw."""
-    import ray
-
     from sweeps.experiment import Experiment, new_experiment, open_experiment
     from sweeps.launch import resume_unlocked, start_sweep
     from sweeps.session import connected
@@ -156,28 +156,24 @@ def drive(n: int, path: str, args, resume: bool = False) -> dict:
     use_synthetic_trainable(args.epoch_s)
     probes = Probes()
     data = load_data("mnist", args.data_dir).limit(100)
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    cpu, start = time.process_time(), time.perf_counter()
     if resume:
         experiment, spec = open_experiment(path)
     else:
         experiment, spec = Experiment.at(path), spec_of(n, args)
         experiment = new_experiment(experiment.storage, experiment.name, "ae")
-    with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):
-        if resume:
-            with experiment.lock():
-                resume_unlocked(experiment, spec, data, None)
-        else:
-            start_sweep(experiment, spec, data, None, ["bench.scale"])
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    ray.shutdown()
-    trial_s = args.epochs * args.epoch_s
+
+    def sweep() -> None:
+        with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):
+            if resume:
+                with experiment.lock():
+                    resume_unlocked(experiment, spec, data, None)
+            else:
+                start_sweep(experiment, spec, data, None, ["bench.scale"])
+
+    ran = on_ray(sweep, n, args)
     states = [f for f in Path(local_path(experiment.path)).glob("experiment_state-*.json")]
     return {
-        "trials": n, "concurrency": args.cpus, "trial_s": trial_s, "searcher": args.searcher,
-        "storage": args.storage, "wall_s": round(wall, 1),
-        "theoretical_s": round(n * trial_s / args.cpus, 1), "overhead": round(wall / (n * trial_s / args.cpus), 3),
-        "driver_cpu_ms_per_trial": round(1000 * cpu / n, 1),
+        "trials": n, "concurrency": args.cpus, "searcher": args.searcher, "storage": args.storage, **ran,
         "ask": latency(probes.asks, n), "tell": latency(probes.tells, n),
         "state_saves": {"count": len(probes.saves), "total_s": round(sum(probes.saves), 1),
                         "median_ms": round(1000 * float(np.median(probes.saves or [0])), 1),
@@ -187,6 +183,41 @@ def drive(n: int, path: str, args, resume: bool = False) -> dict:
         "uploaded_mb": round(probes.uploaded / 1e6, 1),
         "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
+
+
+def ray_tune_alone(n: int, path: str, args) -> dict:
+    """The same synthetic trials through Ray Tune alone, with its defaults (random search, FIFO, every checkpoint
+    kept), at the same concurrency."""
+    from ray import tune
+
+    from bench.synthetic import synthetic_trial
+
+    trainable = tune.with_resources(tune.with_parameters(synthetic_trial, epoch_s=args.epoch_s, state=model_state()),
+                                    {"cpu": 1})
+    space = {"lr": tune.loguniform(1e-4, 3e-2), "batch_size": tune.choice([16, 32, 64, 128]), "epochs": args.epochs}
+    storage, name = path.rsplit("/", 1)
+    tuner = tune.Tuner(trainable, param_space=space,
+                       tune_config=tune.TuneConfig(num_samples=n, max_concurrent_trials=args.cpus),
+                       run_config=tune.RunConfig(storage_path=storage, name=name, verbose=0))
+    return on_ray(tuner.fit, n, args)
+
+
+def on_ray(fit, n: int, args) -> dict:
+    """Wall time and driver CPU of `fit` on a fresh local Ray of `args.cpus` logical CPUs, and how many trials ran at
+    once on average (the trials' own seconds over the wall time)."""
+    import ray
+
+    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    cpu, start = time.process_time(), time.perf_counter()
+    try:
+        fit()
+    finally:
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        ray.shutdown()
+    theoretical = n * args.epochs * args.epoch_s / args.cpus
+    return {"wall_s": round(wall, 1), "theoretical_s": round(theoretical, 1), "overhead": round(wall / theoretical, 2),
+            "mean_running": round(n * args.epochs * args.epoch_s / wall, 1),
+            "driver_cpu_ms_per_trial": round(1000 * cpu / n, 1)}
 
 
 def local_path(path: str) -> str:
@@ -205,7 +236,7 @@ def timed(command: list[str], timeout: float, env: dict | None = None) -> float 
     return round(time.perf_counter() - start, 2)
 
 
-def reading(path: str, folder: str, args) -> dict:
+def reading(n: int, path: str, folder: str, args) -> dict:
     """How long the user's commands take on the finished experiment."""
     from analysis.results import load_experiment
     from sweeps.experiment import Experiment, load_latest_study
@@ -219,18 +250,19 @@ def reading(path: str, folder: str, args) -> dict:
     load_latest_study(Experiment.at(path)).get_trials(deepcopy=False)
     times["study_replay_s"] = round(time.perf_counter() - start, 2)
     start = time.perf_counter()  # the trials' own trainable: Ray refuses another on resume
-    resumed = child(0, path, args, resume=True, env=os.environ | {"SWEEPS_CACHE_DIR": f"{folder}/new-head"})
+    resumed = child(n, path, args, resume=True, env=os.environ | {"SWEEPS_CACHE_DIR": f"{folder}/new-head"})
     resumed.communicate()  # a URI's journal read anew, as on a new head
     times["resume_s"] = round(time.perf_counter() - start, 2) if resumed.returncode == 0 else "failed"
     times["report_s"] = timed([*sweeps, "report", path, "--out", f"{folder}/report"], args.report_timeout)
     return times
 
 
-def child(n: int, path: str, args, resume: bool, env: dict | None = None) -> subprocess.Popen:
+def child(n: int, path: str, args, resume: bool = False, env: dict | None = None,
+          alone: bool = False) -> subprocess.Popen:
     """This script driving one sweep in a process of its own (a session: SIGKILL takes Ray with it)."""
     argv = [sys.executable, "-m", "bench.scale", "--drive", str(n), path, "--cpus", str(args.cpus),
             "--epoch-s", str(args.epoch_s), "--epochs", str(args.epochs), "--searcher", args.searcher,
-            *(["--resume"] if resume else [])]
+            *(["--resume"] if resume else []), *(["--alone"] if alone else [])]
     return subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True, env=env)
 
 
@@ -275,10 +307,12 @@ def main() -> None:
     parser.add_argument("--kill-at", type=int, help="SIGKILL the driver once this many trials finished, resume")
     parser.add_argument("--drive", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     quiet_tune()
     if args.drive:  # a child: one sweep, its probes' JSON on stdout
-        print(json.dumps(drive(int(args.drive[0]), args.drive[1], args, args.resume)))
+        n, path = int(args.drive[0]), args.drive[1]
+        print(json.dumps(ray_tune_alone(n, path, args) if args.alone else drive(n, path, args, args.resume)))
         return
     results, summary = {"sizes": []}, []
     for n in args.sizes:
@@ -295,11 +329,12 @@ def main() -> None:
             if driver.returncode:
                 results["sizes"].append({"trials": n, "error": f"exit {driver.returncode}"})
                 continue
-            result = json.loads(out) | reading(path, folder, args)
+            alone, _ = child(n, f"{folder}/alone-{n}", args, alone=True).communicate()  # right after, side by side
+            result = json.loads(out) | {"ray_tune_alone": json.loads(alone)} | reading(n, path, folder, args)
         results["sizes"].append(result)
-        summary.append(f"{n} trials: {result['wall_s']} s against {result['theoretical_s']} s "
-                       f"({result['overhead']}x); status {result['status_s']} s, load_experiment "
-                       f"{result['load_experiment_s']} s, report {result['report_s']} s")
+        summary.append(f"{n} trials: {result['wall_s']} s against {result['theoretical_s']} s ({result['overhead']}x; "
+                       f"Ray Tune alone {result['ray_tune_alone']['wall_s']} s); status {result['status_s']} s, "
+                       f"load_experiment {result['load_experiment_s']} s, report {result['report_s']} s")
         print(json.dumps(result), file=sys.stderr, flush=True)
     emit(results, summary)
 

@@ -18,6 +18,7 @@ from ray.train._internal import checkpoint_manager
 from ray.train._internal.storage import _delete_fs_path
 from ray.tune import Callback
 from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
+from ray.tune.execution.tune_controller import TuneController
 from ray.tune.logger import JsonLoggerCallback
 
 # Where each internal lives, for the test that checks they are all still there.
@@ -32,6 +33,7 @@ USED = {
     "ray.tune.search": ["SearchGenerator._experiment"],
     "ray.tune.logger": ["JsonLoggerCallback._restore_from_remote"],
     "ray.air.integrations.wandb": ["WandbLoggerCallback._trial_logging_actors"],
+    "ray.tune.execution.tune_controller": ["TuneController._maybe_reuse_cached_actor"],
     "ray.tune.execution.experiment_state": ["_ExperimentCheckpointManager.on_trial_checkpoint",
                                             "_ExperimentCheckpointManager._update_auto_checkpoint_time",
                                             "_ExperimentCheckpointManager.sync_up_experiment_state"],
@@ -220,3 +222,19 @@ def delete_unnamed_checkpoints() -> None:
     for filesystem, path in _unnamed:
         _delete_fs_path(filesystem, path)
     _unnamed.clear()
+
+
+_REUSE = TuneController._maybe_reuse_cached_actor  # Ray's, which the one below guards
+
+
+def keep_starting_actors() -> None:
+    """A trial whose actor Ray is starting keeps it, rather than taking a cached one (an ended trial's) and having
+    its own removed, as Tune does: where trials end faster than Ray starts workers (two at a time, a few seconds
+    each), the actors that came up first were reused over and over and 3 to 8 trials ran of the 16 to 64 allowed.
+    A trial that has no actor yet still takes a cached one."""
+    def reuse(controller, trial) -> bool:
+        if trial in controller._trial_to_actor and trial not in controller._resetting_trials:
+            return False
+        return _REUSE(controller, trial)
+
+    TuneController._maybe_reuse_cached_actor = reuse

@@ -20,7 +20,9 @@ from sweeps.experiment import (
     DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving, load_latest_study, open_experiment,
     open_study_storage,
 )
-from sweeps.internals import EndWandbRuns, KeptResults, delete_unnamed_checkpoints, save_experiment_state_adaptively
+from sweeps.internals import (
+    EndWandbRuns, KeptResults, delete_unnamed_checkpoints, keep_starting_actors, save_experiment_state_adaptively,
+)
 from sweeps.progress import Progress
 from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
 from sweeps.search import build_scheduler, build_searcher, movable, param_space
@@ -232,6 +234,7 @@ def run_tuner(experiment: Experiment, tuner: tune.Tuner):
     # the one-line `Progress`.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
     save_experiment_state_adaptively()
+    keep_starting_actors()
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     driver = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}

@@ -80,7 +80,7 @@ def test_every_private_api_used_is_still_there(module, names):
 
 
 # classes whose used internals are methods, not attributes set per instance
-METHODS_OF = ("JsonLoggerCallback", "_ExperimentCheckpointManager", "TPESampler")
+METHODS_OF = ("JsonLoggerCallback", "_ExperimentCheckpointManager", "TPESampler", "TuneController")
 
 
 def test_the_private_attributes_used_are_set_by_their_classes(tmp_path):
