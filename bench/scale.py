@@ -12,8 +12,8 @@ storage (`--storage remote`: a file:// URI, the code path of s3://), the driver'
 `sweeps status`, `sweeps analyze`, `load_experiment`, the study's replay (what `resume` reads), `sweeps resume` of
 the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the driver once K trials finished, runs
 `sweeps resume --trust`, and checks that every trial ran exactly once, each epoch once. Beside each N, the same
-synthetic trials through Ray Tune alone (`ray_tune_alone`: its defaults, random search, no project code): the floor
-this machine sets, whatever drives the trials.
+synthetic trials through Ray Tune alone (`ray_tune_alone`: its defaults, random search, actors reused, no project
+code): the floor this machine sets, whatever drives the trials.
 
 10,000 trials of one second at 64 CPUs: theoretically 156 s; each size is its own process, its own Ray.
 """
@@ -186,8 +186,8 @@ def drive(n: int, path: str, args, resume: bool = False) -> dict:
 
 
 def ray_tune_alone(n: int, path: str, args) -> dict:
-    """The same synthetic trials through Ray Tune alone, with its defaults (random search, FIFO, every checkpoint
-    kept), at the same concurrency."""
+    """The same synthetic trials through Ray Tune alone, at the same concurrency, with its defaults (random search,
+    FIFO, every checkpoint kept) but for reusing actors, as a sweep does (without, each trial starts a process)."""
     from ray import tune
 
     from bench.synthetic import synthetic_trial
@@ -197,7 +197,7 @@ def ray_tune_alone(n: int, path: str, args) -> dict:
     space = {"lr": tune.loguniform(1e-4, 3e-2), "batch_size": tune.choice([16, 32, 64, 128]), "epochs": args.epochs}
     storage, name = path.rsplit("/", 1)
     tuner = tune.Tuner(trainable, param_space=space,
-                       tune_config=tune.TuneConfig(num_samples=n, max_concurrent_trials=args.cpus),
+                       tune_config=tune.TuneConfig(num_samples=n, max_concurrent_trials=args.cpus, reuse_actors=True),
                        run_config=tune.RunConfig(storage_path=storage, name=name, verbose=0))
     return on_ray(tuner.fit, n, args)
 
