@@ -8,11 +8,13 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
 CELL = 1.0  # inches per 28x28 image, so a 4x4 grid is about 4x4 inches
 KINDS = ("log", "linear", "categorical")
+MANY_CURVES = 100  # learning curves drawn one Line2D each, in colour; more take seconds and hide one another
 
 
 def save_figure(fig: Figure, path) -> Path:
@@ -193,24 +195,39 @@ def plot_metric_vs_params(table: pd.DataFrame, metric: str, params: dict[str, st
 
 
 def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | None = None) -> Figure:
-    """One line per trial over epochs; trials the scheduler stopped early end in an x."""
+    """One line per trial over epochs; trials the scheduler stopped early end in an x. Beyond MANY_CURVES trials the
+    lines are thin and faint, in one collection, so that where most trials went shows."""
     stopped = stopped or set()
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
-    ends = []  # (epoch, value) where each stopped trial ended
-    for trial_id, curve in curves.dropna(subset=[metric]).sort_values("epoch").groupby("trial_id", sort=False):
-        early = trial_id in stopped
-        ax.plot(curve["epoch"], curve[metric], linewidth=1.0 if early else 1.4, alpha=0.6 if early else 0.9)
-        if early:
-            ends.append((curve["epoch"].iloc[-1], curve[metric].iloc[-1]))
+    shown = curves.dropna(subset=[metric]).sort_values("epoch")
+    trials = shown.groupby("trial_id", sort=False)
+    many = trials.ngroups > MANY_CURVES
+    if many:
+        ax.add_collection(LineCollection(split_curves(shown, metric), linewidths=0.5, alpha=0.15, color="tab:blue"))
+        ax.autoscale_view()
+    else:
+        for trial_id, curve in trials:
+            early = trial_id in stopped
+            ax.plot(curve["epoch"], curve[metric], linewidth=1.0 if early else 1.4, alpha=0.6 if early else 0.9)
+    ends = trials.tail(1)  # where each trial ended
+    ends = ends[ends["trial_id"].isin(stopped)]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if ends:
-        epoch, value = zip(*ends)
-        ax.scatter(epoch, value, marker="x", s=30, color="black", zorder=3, label="stopped early (ASHA)")
+    if len(ends):
+        ax.scatter(ends["epoch"], ends[metric], marker="x", s=10 if many else 30, alpha=0.3 if many else None,
+                   color="black", zorder=3, label="stopped early (ASHA)")
         ax.legend()
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     return fig
+
+
+def split_curves(curves: pd.DataFrame, metric: str) -> list[np.ndarray]:
+    """Each trial's points (epochs, 2): epoch and metric, in epoch order (a groupby loop takes seconds by the
+    thousand)."""
+    ordered = curves.sort_values(["trial_id", "epoch"], kind="stable")
+    trial_ids = ordered["trial_id"].to_numpy()
+    return np.split(ordered[["epoch", metric]].to_numpy(float), np.flatnonzero(trial_ids[1:] != trial_ids[:-1]) + 1)
 
 
 def plot_importance(importance: pd.Series, metric: str) -> Figure:

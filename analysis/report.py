@@ -18,8 +18,8 @@ from analysis import figures
 from analysis.checkpoints import TrainedModel, load_trained
 from analysis.gallery import Panel
 from analysis.results import (
-    Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text, open_results,
-    parameter_importance, rank_correlation, rerun_summary, shown_columns, start_trial, sweep_cost,
+    IMPORTANCE_TRIALS, Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text,
+    open_results, parameter_importance, rank_correlation, rerun_summary, shown_columns, start_trial, sweep_cost,
 )
 from sweeps.errors import SweepError
 from sweeps.experiment import Experiment, load_inputs
@@ -31,6 +31,7 @@ from trainables.metrics import SampleScorer
 log = logging.getLogger(__name__)
 
 CALIBRATION_SIZE = 1000  # images scored per row, as a trial scores its samples each epoch
+THUMBNAILS = 24  # trials whose images the trial table shows, the best: each loads a checkpoint and draws a figure
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
 figure { display: inline-block; vertical-align: top; margin: 0.5em; max-width: 100%; }
@@ -238,9 +239,10 @@ def sweep_panels(results: Results) -> list[Panel]:
         log.warning("report: %s", e)
         importance = ()
     if len(importance):
+        sampled = f", {IMPORTANCE_TRIALS} trials drawn at random" if importance.attrs["sampled"] else ""
         panels.append(Panel("importance", figures.plot_importance(importance, metric),
                             f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
-                            "evaluator on the sweep's study)."))
+                            f"evaluator on the sweep's study{sampled})."))
     values = table[best]
     panels.append(Panel("distribution", figures.plot_metric_distribution(
                             values.to_numpy(float), metric, values.min() if mode == "min" else values.max()),
@@ -256,23 +258,21 @@ def cost_text(table: pd.DataFrame) -> str:
 
 
 def trials_html(results: Results, name: str, data, out: Path, seed: int) -> str:
-    """The trial table, with a thumbnail of each trial's samples or reconstructions."""
+    """The trial table, with a thumbnail of the samples or reconstructions of each of its best THUMBNAILS trials."""
     table = results.table
     view = table[shown_columns(results.spec, table)].map(lambda v: html.escape(v) if isinstance(v, str) else v)
-    thumbnails = []
-    for trial_id, status in zip(table["trial_id"], table["status"]):
+    trained = table[table["status"].isin(["finished", "stopped"])]  # the table's best first
+    thumbnails = pd.Series("", index=table.index)
+    for row, trial_id in trained["trial_id"].head(THUMBNAILS).items():
         try:
-            trained = load_trained(results, trial_id) if status in ("finished", "stopped") else None
+            images = load_trained(results, trial_id).images(9, seed, data)
         except SweepError as e:  # one damaged checkpoint costs its thumbnail, not the report
             log.warning("report: no thumbnail of trial %s: %s", trial_id, e)
-            thumbnails.append("—")
+            thumbnails[row] = "—"
             continue
-        if trained is None:
-            thumbnails.append("")
-            continue
-        images = trained.images(9, seed, data)
-        thumbnails.append(image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3)))
+        thumbnails[row] = image_html(out, f"{name}-trial-{trial_id}", figures.plot_image_grid(images, 3, 3))
     view.insert(0, "images", thumbnails)
     view.columns = [c.removeprefix("config/") for c in view.columns]
-    return view.to_html(index=False, escape=False, border=0, na_rep="—", float_format=lambda v: f"{v:.4g}")
-
+    note = (f"<p>Images of the {THUMBNAILS} best trials only, of the {len(trained)} that finished or stopped early: "
+            "each image loads a checkpoint.</p>" if len(trained) > THUMBNAILS else "")
+    return note + view.to_html(index=False, escape=False, border=0, na_rep="—", float_format=lambda v: f"{v:.4g}")

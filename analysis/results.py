@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import math
+import random
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandas as pd
 
 from sweeps.errors import SweepError
 from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
+from sweeps.rounds import rounds_of
 from sweeps.spec import SweepSpec, reached_end
 from trainables.config import ConfigError
 
+log = logging.getLogger(__name__)
+
 FINAL = ("finished", "stopped", "diverged", "errored", "interrupted")  # outcomes a resumed sweep does not run again
+READERS = 32  # files read from an object store at once: it answers each read slowly, but many at a time
+IMPORTANCE_TRIALS = 1000  # fANOVA's forest takes about 15 s on a thousand trials, 6 minutes on 10,000
 
 
 def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None,
@@ -77,31 +86,39 @@ def trial_table(experiment: Experiment, spec: SweepSpec) -> pd.DataFrame:
 def table_of(trials: list[TrialRecord], spec: SweepSpec) -> pd.DataFrame:
     metric, mode = spec.metric[0], spec.mode[0]
     cpus, gpus = spec.resources.cpu, spec.resources.gpu
+    epochs = spec.epochs  # parses the model's config: once, not once a trial
+    time_limit_s, stops_early = spec.time_limit_s, spec.scheduler.type == "asha"
     reported, rows = spec.reported_metrics(), []
     for trial in trials:
-        history = trial.history
-        result = history.iloc[-1].dropna().to_dict() if len(history) else {}
+        reports = trial.reports
+        result = {k: v for k, v in reports[-1].items() if present(v)} if reports else {}
         row = {
             "trial_id": trial.trial_id,
-            "status": trial_outcome(trial.status, result, trial.config.get("epochs", spec.epochs), spec.time_limit_s,
-                                    spec.scheduler.type == "asha"),
+            "status": trial_outcome(trial.status, result, trial.config.get("epochs", epochs), time_limit_s,
+                                    stops_early),
             "round": trial.config.get("round", 1),
             "epochs": result.get("epoch", 0),
             "time_total_s": result.get("time_total_s", math.nan),
         }
         row["cpu_s"], row["gpu_s"] = row["time_total_s"] * cpus, row["time_total_s"] * gpus
         row.update({k: result[k] for k in reported if k in result})
-        if "timestamp" in history:  # when the trial started, for plots in start order
-            row["started"] = history["timestamp"].iloc[0] - history["time_total_s"].iloc[0]
-        if metric in history and history[metric].notna().any():
-            best = history[metric].idxmin() if mode == "min" else history[metric].idxmax()
-            row[f"best_{metric}"], row["best_epoch"] = history.loc[best, metric], history.loc[best, "epoch"]
+        if reports and "timestamp" in reports[0]:  # when the trial started, for plots in start order
+            row["started"] = reports[0]["timestamp"] - reports[0].get("time_total_s", math.nan)
+        scored = [r for r in reports if present(r.get(metric))]
+        if scored:  # the first of the best, as idxmin and idxmax pick
+            best = (min if mode == "min" else max)(scored, key=lambda r: r[metric])
+            row[f"best_{metric}"], row["best_epoch"] = best[metric], best.get("epoch", math.nan)
         row.update({f"config/{k}": v for k, v in trial.config.items() if k != "round"})
         rows.append(row)
     table = pd.DataFrame(rows)
     if f"best_{metric}" in table:
         table = table.sort_values(f"best_{metric}", ascending=mode == "min", na_position="last")
     return table.reset_index(drop=True)
+
+
+def present(value) -> bool:
+    """Neither None nor NaN: a value pandas' dropna keeps."""
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
 @dataclass
@@ -112,34 +129,59 @@ class TrialRecord:
     status: str  # Tune's: PENDING, RUNNING, PAUSED, TERMINATED or ERROR
     folder: str  # the trial's folder in the experiment
     config: dict
-    history: pd.DataFrame  # one row per report, in order
+    reports: list[dict]  # what it reported (result.json's objects, without their config), in order
+
+    @functools.cached_property
+    def history(self) -> pd.DataFrame:
+        """One row per report, in order; built when first asked for: a DataFrame per trial costs seconds per
+        thousand trials, and the trial table needs none."""
+        return pd.DataFrame(self.reports)
 
 
 def read_trials(experiment: Experiment) -> list[TrialRecord]:
     """Every trial of an experiment, from Tune's newest experiment state and each trial's result.json, read as plain
     JSON: Tune's own loaders unpickle parts of them, which must never run on a folder that came from elsewhere."""
-    return [TrialRecord(*state, read_history(experiment, state[2])) for state in trial_states(experiment)]
+    states = trial_states(experiment)
+    texts = read_files(experiment, [f"{folder}/result.json" for _, _, folder, _ in states])
+    return [TrialRecord(*state, parse_reports(text)) for state, text in zip(states, texts)]
+
+
+def read_files(experiment: Experiment, names: list[str]) -> list[str | None]:
+    """The texts of the experiment's files `names` (None where one is missing), from an object store many at once:
+    one by one, each would wait a round trip. A local file reads faster than a thread is handed it."""
+    if experiment.is_local:
+        return [experiment.read(name) for name in names]
+    with ThreadPoolExecutor(READERS) as pool:
+        return list(pool.map(experiment.read, names))
 
 
 def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
     """Each trial's id, Tune status, folder and config, as the newest of Tune's experiment states that holds it says:
-    each run of Tune (a sweep, its resumes, each round an extension added) leaves one, and a round's hold only its
-    own trials. A trial an earlier round left unfinished, and that no later state holds, is INTERRUPTED: an
-    extension does not run it again."""
+    each run of Tune (a sweep, its resumes, each round an extension added) leaves one; a resume's holds every trial
+    of the state it resumed, a round's only its own trials. A trial an earlier round left unfinished, and that no
+    later state holds, is INTERRUPTED: an extension does not run it again."""
     names = sorted(n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json"))
     if not names:
         if any(experiment.read(f"{folder}/params.json") is not None for folder in subfolders(experiment.path)):
             raise SweepError(f"{experiment.path} holds trials but no experiment_state-*.json, Tune's record of them: "
                              "copy the experiment again from where it ran")
         return []
+    if rounds_of(experiment) == 1:  # the older states of a resumed sweep hold nothing the newest lacks
+        damaged = None
+        for state_file in reversed(names):  # a driver killed as it wrote its state leaves it empty or cut short
+            try:
+                found = read_state(experiment, state_file)
+            except SweepError as e:
+                damaged = damaged or e
+                continue
+            if damaged:
+                log.warning("warning: %s; showing the trials as %s, the newest state that reads, left them", damaged,
+                            state_file)
+            return [tuple(trial) for trial in found.values()]
+        raise damaged
     trials = {}
     for state_file in names:  # oldest first: a newer state's record of a trial replaces an older one's
-        try:
-            states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
-            found = {s["trial_id"]: [s["trial_id"], s["status"], s["relative_logdir"], s["config"]] for s in states}
-        except (ValueError, KeyError, TypeError) as e:
-            raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where "
-                             "it ran, or delete that file to see the trials of an earlier state") from None
+        found = read_state(experiment, state_file)
         if state_file != names[-1]:
             for trial in found.values():
                 trial[1] = trial[1] if trial[1] in ("TERMINATED", "ERROR") else "INTERRUPTED"
@@ -147,15 +189,29 @@ def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
     return [tuple(trial) for trial in trials.values()]
 
 
-def read_history(experiment: Experiment, folder: str) -> pd.DataFrame:
-    """A trial's reports (its result.json, one JSON object a line); a line cut short by a crash is left out."""
-    rows = []
-    for line in (experiment.read(f"{folder}/result.json") or "").splitlines():
+def read_state(experiment: Experiment, state_file: str) -> dict[str, list]:
+    """The trials a Tune experiment state holds, by id: [id, Tune status, folder, config]."""
+    try:
+        states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
+        return {s["trial_id"]: [s["trial_id"], s["status"], s["relative_logdir"], s["config"]] for s in states}
+    except (ValueError, KeyError, TypeError) as e:
+        raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where "
+                         "it ran, or delete that file to see the trials of an earlier state") from None
+
+
+def parse_reports(text: str | None) -> list[dict]:
+    """A trial's reports (its result.json, one JSON object a line) without their config; a line cut short by a crash
+    is left out."""
+    reports = []
+    for line in (text or "").splitlines():
         try:
-            rows.append(json.loads(line))
+            report = json.loads(line)
         except ValueError:
             continue
-    return pd.DataFrame([{k: v for k, v in row.items() if k != "config"} for row in rows if isinstance(row, dict)])
+        if isinstance(report, dict):
+            report.pop("config", None)
+            reports.append(report)
+    return reports
 
 
 def best_checkpoint(results: Results, trial_id: str):
@@ -185,14 +241,13 @@ def learning_curves(source: str | Results) -> pd.DataFrame:
     metric, value (`.pivot_table(index=["trial_id", "epoch"], columns="metric")` makes it wide)."""
     results = open_results(source)
     reported = [k for k in results.spec.reported_metrics() if k not in ("time_total_s", "time_this_iter_s")]
-    frames = [
-        t.history.assign(trial_id=t.trial_id)[["trial_id", "epoch", "time_total_s",
-                                               *(k for k in reported if k in t.history)]]
-        for t in results.trials if "epoch" in t.history
-    ]
-    if not frames:
+    keys = [set().union(*t.reports) for t in results.trials]  # what each trial reported
+    trials = [(t, k) for t, k in zip(results.trials, keys) if "epoch" in k]
+    if not trials:
         return pd.DataFrame(columns=["trial_id", "epoch", "time_total_s", "metric", "value"])
-    wide = pd.concat(frames, ignore_index=True)
+    metrics = dict.fromkeys(m for _, k in trials for m in reported if m in k)  # the first trial's first
+    reports = [{**report, "trial_id": t.trial_id} for t, _ in trials for report in t.reports]
+    wide = pd.DataFrame(reports, columns=["trial_id", "epoch", "time_total_s", *metrics])
     return wide.melt(["trial_id", "epoch", "time_total_s"], var_name="metric").dropna(subset=["value"])
 
 
@@ -228,7 +283,8 @@ def sweep_cost(trials: pd.DataFrame) -> dict[str, float]:
 
 def parameter_importance(source: str | Results, metric: str | None = None) -> pd.Series:
     """How much each searched parameter explains `metric` (default: the sweep's first), by Optuna's fANOVA
-    evaluator on the stored study; empty for a study too small to tell (fewer than two completed trials)."""
+    evaluator on the stored study (on IMPORTANCE_TRIALS of its completed trials drawn at random, where it has more);
+    empty for a study too small to tell (fewer than two completed trials)."""
     import optuna
 
     from sweeps.experiment import load_latest_study
@@ -245,6 +301,8 @@ def parameter_importance(source: str | Results, metric: str | None = None) -> pd
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < 2:
         return pd.Series(dtype=float, name=metric)
+    if len(complete) > IMPORTANCE_TRIALS:
+        study = study_of(random.Random(0).sample(complete, IMPORTANCE_TRIALS), study.directions)
     index = spec.metric.index(metric)
     target = (lambda t: t.values[index]) if len(spec.metric) > 1 else None
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)
@@ -252,7 +310,23 @@ def parameter_importance(source: str | Results, metric: str | None = None) -> pd
         importance = optuna.importance.get_param_importances(study, evaluator=evaluator, target=target)
     except (RuntimeError, ValueError):  # e.g. no parameter took two values
         return pd.Series(dtype=float, name=metric)
-    return pd.Series(importance, name=metric, dtype=float)
+    importance = pd.Series(importance, name=metric, dtype=float)
+    importance.attrs["sampled"] = len(complete) > IMPORTANCE_TRIALS  # a study can hold fewer trials than the table
+    return importance
+
+
+def study_of(trials: list, directions: list):
+    """A study in memory holding `trials` (Optuna's FrozenTrials), without Optuna's message that it made one."""
+    import optuna
+
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.create_study(directions=directions)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    study.add_trials(trials)
+    return study
 
 
 def rerun_summary(source: str | Results) -> pd.DataFrame:
@@ -293,9 +367,7 @@ def pareto_front(trials: pd.DataFrame, metrics: list[str], modes: list[str]) -> 
     """The trials no other trial beats on every metric at once (each metric by its mode)."""
     signs = [1 if mode == "min" else -1 for mode in modes]
     scores = trials[metrics].to_numpy() * signs  # lower is better in every column now
-    dominated = [
-        any((other <= row).all() and (other < row).any() for other in scores) for row in scores
-    ]
+    dominated = [((scores <= row).all(axis=1) & (scores < row).any(axis=1)).any() for row in scores]
     return trials[[not d for d in dominated]]
 
 

@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 
 from analysis.results import (
-    best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance, pareto_front,
-    rank_correlation, rerun_summary, shown_columns, sweep_cost, trial_table,
+    IMPORTANCE_TRIALS, best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance,
+    pareto_front, rank_correlation, rerun_summary, shown_columns, sweep_cost, trial_table,
 )
 from sweeps.errors import SweepError
 from sweeps.experiment import RERUN_FILE
@@ -124,7 +124,8 @@ def analyze(path: str, top: int = 10) -> int:
             print(f"\n{e}", file=sys.stderr)
             importance = ()
         if len(importance):
-            print(f"\nparameter importance for {metric} (fANOVA):")
+            sampled = f", {IMPORTANCE_TRIALS} trials drawn at random" if importance.attrs["sampled"] else ""
+            print(f"\nparameter importance for {metric} (fANOVA{sampled}):")
             print(importance.to_string(float_format="{:.3f}".format))
     print(f"\nwrote {experiment.path}/trials.csv and trials.parquet")
     return 0

@@ -11,9 +11,11 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import yaml
 
-from analysis import best_trials, learning_curves, load_experiment, parameter_importance
-from analysis.results import format_value, rank_correlation, rerun_summary, start_trial, sweep_cost
+import sweeps.demo
+from analysis import best_trials, learning_curves, load_experiment, parameter_importance, report
+from analysis.results import format_value, open_results, rank_correlation, rerun_summary, start_trial, sweep_cost
 from sweeps.cli import main
 from sweeps.experiment import (
     ENVIRONMENT_FILE, RERUN_FILE, STUDY_FILE, Experiment, open_experiment, open_study_storage,
@@ -25,13 +27,33 @@ from trainables.registry import FAMILIES
 
 pytestmark = pytest.mark.ray
 
+# Added to each shipped sweep file's smoke preset: fewer images trained on, scored and encoded per epoch, which no
+# test here counts; the trials, epochs, searched parameters and first configs stay the file's.
+SMALLER = {
+    "ae": {"data.limit": 200, "fixed.eval_size": 200, "fixed.knn_size": 200},
+    "dae": {"data.limit": 200, "fixed.eval_size": 200, "fixed.knn_size": 200},
+    "gan": {"data.limit": 200, "fixed.eval_size": 200},
+    "glo": {"data.limit": 200, "fixed.eval_size": 200, "fixed.encode_size": 50, "fixed.encode_steps": 10},
+    "vae": {"data.limit": 200, "fixed.eval_size": 200, "fixed.knn_size": 200},
+}
+
+
+def smaller_specs(folder):
+    """Copies of the shipped sweep files, their smoke presets made smaller by SMALLER, in `folder`."""
+    for model in NAMES:
+        raw = yaml.safe_load((sweeps.demo.SPECS / f"{model}.yaml").read_text())
+        raw["presets"]["smoke"] |= SMALLER[model]
+        (folder / f"{model}.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return folder
+
 
 @pytest.fixture(scope="module")
 def demo(local_ray, real_source, cache_dir, tmp_path_factory):
-    """`sweeps demo --preset smoke`: the folder holding its experiments, one per model, the report, and in
-    output.txt what the demo printed."""
+    """`sweeps demo --preset smoke`, on the shipped sweep files made smaller: the folder holding its experiments,
+    one per model, the report, and in output.txt what the demo printed."""
     storage, printed = tmp_path_factory.mktemp("demo"), io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sweeps.demo, "SPECS", smaller_specs(tmp_path_factory.mktemp("specs")))
         status = main(["demo", "--preset", "smoke", "--top", "2", "--storage", str(storage), *real_source.train_args,
                        "--cache-dir", str(cache_dir)])
     assert status == 0, printed.getvalue()
@@ -80,6 +102,15 @@ def test_report_opens_in_a_browser_with_every_image(chromium, demo):
     assert html.count("(n=2)") == len(NAMES) + len(NAMES) * 2
 
 
+def test_the_trial_table_shows_images_of_its_best_trials_only(demo, real_data, tmp_path, monkeypatch):
+    monkeypatch.setattr(report, "THUMBNAILS", 1)  # of the smoke sweep's two trials
+    results = open_results(str(demo / "ae"))
+    html = report.trials_html(results, "ae", real_data, tmp_path, seed=0)
+    best = results.table["trial_id"][0]
+    assert [image.name for image in (tmp_path / "img").iterdir()] == [f"ae-trial-{best}.png"]
+    assert html.count("<img ") == 1 and "Images of the 1 best trials only, of the 2 that finished" in html
+
+
 def test_each_sweep_starts_with_the_reports_configuration_and_the_report_says_how_it_did(demo):
     html = (demo / "report" / "index.html").read_text()
     overview = html.split("<section", 1)[0]
@@ -124,7 +155,7 @@ def test_trial_tables_curves_and_cost(demo):
     assert list(best_trials(trials, "val_mse", "min", 1)["trial_id"]) == [trials["trial_id"][0]]
     importance = parameter_importance(path)
     assert set(importance.index) == {"latent_dim", "lr", "batch_size"}
-    assert importance.sum() == pytest.approx(1.0)
+    assert importance.sum() == pytest.approx(1.0) and not importance.attrs["sampled"]  # two trials: all of them
 
 
 def test_rerun_records_its_source_and_reproduces_the_sweep(demo):

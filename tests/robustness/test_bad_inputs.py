@@ -102,6 +102,9 @@ def experiment_cases() -> list[Case]:
              ["experiment_state", "damaged"]),
         Case("experiment state deleted", lambda e: first(e, "experiment_state-*.json").unlink(), status, 2,
              ["experiment_state", "holds trials"]),
+        Case("newest experiment state empty, as a driver killed while it wrote it leaves it",
+             lambda e: (e / "experiment_state-9999-12-31_23-59-59.json").write_bytes(b""), status, 0,
+             ["2 of 2 trials", "trials: 2 finished"]),  # as the state before it left them
         Case("driver.json garbled, sweep done", lambda e: (e / "driver.json").write_text("{pid"), status, 0,
              ["state: done"]),  # a finished sweep needs no driver to tell its state
         Case("environment.json garbled", lambda e: (e / "environment.json").write_text("{"),
