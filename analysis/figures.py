@@ -196,7 +196,8 @@ def plot_metric_vs_params(table: pd.DataFrame, metric: str, params: dict[str, st
 
 def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | None = None) -> Figure:
     """One line per trial over epochs; trials the scheduler stopped early end in an x. Beyond MANY_CURVES trials the
-    lines are thin and faint, in one collection, so that where most trials went shows."""
+    lines are thin and faint, in one collection, so that where most trials went shows, and the stopped ones are
+    counted instead (thousands of x at one epoch are a black bar over the curves)."""
     stopped = stopped or set()
     fig = Figure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
@@ -213,9 +214,12 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | 
     ends = trials.tail(1)  # where each trial ended
     ends = ends[ends["trial_id"].isin(stopped)]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if len(ends):
-        ax.scatter(ends["epoch"], ends[metric], marker="x", s=10 if many else 30, alpha=0.3 if many else None,
-                   color="black", zorder=3, label="stopped early (ASHA)")
+    if len(ends) and many:
+        ax.text(0.98, 0.98, f"{len(ends)} of {trials.ngroups} stopped early (ASHA)", transform=ax.transAxes,
+                ha="right", va="top")
+    elif len(ends):
+        ax.scatter(ends["epoch"], ends[metric], marker="x", s=30, color="black", zorder=3,
+                   label="stopped early (ASHA)")
         ax.legend()
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
