@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 FINAL = ("finished", "stopped", "diverged", "errored", "interrupted")  # outcomes a resumed sweep does not run again
 READERS = 32  # files read from an object store at once: it answers each read slowly, but many at a time
-IMPORTANCE_TRIALS = 1000  # fANOVA's forest takes about 15 s on a thousand trials, 6 minutes on 10,000
+IMPORTANCE_TRIALS = 1000  # fANOVA of two parameters: 20 s on 1,000 trials, 56 s on 3,000 (2 cores)
 
 
 def trial_outcome(status: str, result: dict, epochs: int, time_limit_s: float | None = None,
@@ -167,18 +167,18 @@ def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
                              "copy the experiment again from where it ran")
         return []
     if rounds_of(experiment) == 1:  # the older states of a resumed sweep hold nothing the newest lacks
-        damaged = None
+        damaged = None  # (file, error) of the newest state
         for state_file in reversed(names):  # a driver killed as it wrote its state leaves it empty or cut short
             try:
                 found = read_state(experiment, state_file)
             except SweepError as e:
-                damaged = damaged or e
+                damaged = damaged or (state_file, e)
                 continue
             if damaged:
-                log.warning("warning: %s; showing the trials as %s, the newest state that reads, left them", damaged,
-                            state_file)
+                log.warning("warning: %s/%s is damaged: showing the trials as %s, the newest state that reads, left "
+                            "them", experiment.path, damaged[0], state_file)
             return [tuple(trial) for trial in found.values()]
-        raise damaged
+        raise damaged[1]
     trials = {}
     for state_file in names:  # oldest first: a newer state's record of a trial replaces an older one's
         found = read_state(experiment, state_file)

@@ -194,7 +194,9 @@ def ray_tune_alone(n: int, path: str, args) -> dict:
 
     trainable = tune.with_resources(tune.with_parameters(synthetic_trial, epoch_s=args.epoch_s, state=model_state()),
                                     {"cpu": 1})
-    space = {"lr": tune.loguniform(1e-4, 3e-2), "batch_size": tune.choice([16, 32, 64, 128]), "epochs": args.epochs}
+    lr, batch_size = SPEC["search"]["lr"], SPEC["search"]["batch_size"]
+    space = {"lr": tune.loguniform(lr["low"], lr["high"]), "batch_size": tune.choice(batch_size["choices"]),
+             "epochs": args.epochs}
     storage, name = path.rsplit("/", 1)
     tuner = tune.Tuner(trainable, param_space=space,
                        tune_config=tune.TuneConfig(num_samples=n, max_concurrent_trials=args.cpus, reuse_actors=True),
@@ -329,11 +331,13 @@ def main() -> None:
             if driver.returncode:
                 results["sizes"].append({"trials": n, "error": f"exit {driver.returncode}"})
                 continue
-            alone, _ = child(n, f"{folder}/alone-{n}", args, alone=True).communicate()  # right after, side by side
-            result = json.loads(out) | {"ray_tune_alone": json.loads(alone)} | reading(n, path, folder, args)
+            alone = child(n, f"{folder}/alone-{n}", args, alone=True)  # right after, side by side
+            out_alone, _ = alone.communicate()
+            baseline = json.loads(out_alone) if alone.returncode == 0 else {"error": f"exit {alone.returncode}"}
+            result = json.loads(out) | {"ray_tune_alone": baseline} | reading(n, path, folder, args)
         results["sizes"].append(result)
         summary.append(f"{n} trials: {result['wall_s']} s against {result['theoretical_s']} s ({result['overhead']}x; "
-                       f"Ray Tune alone {result['ray_tune_alone']['wall_s']} s); status {result['status_s']} s, "
+                       f"Ray Tune alone {result['ray_tune_alone'].get('wall_s')} s); status {result['status_s']} s, "
                        f"load_experiment {result['load_experiment_s']} s, report {result['report_s']} s")
         print(json.dumps(result), file=sys.stderr, flush=True)
     emit(results, summary)
