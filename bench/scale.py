@@ -11,9 +11,10 @@ experiment-state saves (count, time, size), the journal's size, the bytes the dr
 storage (`--storage remote`: a file:// URI, the code path of s3://), the driver's peak memory, and the time of
 `sweeps status`, `sweeps analyze`, `load_experiment`, the study's replay (what `resume` reads), `sweeps resume` of
 the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the driver once K trials finished, runs
-`sweeps resume --trust`, and checks that every trial ran exactly once, each epoch once. Beside each N, the same
-synthetic trials through Ray Tune alone (`ray_tune_alone`: its defaults, random search, actors reused, no project
-code): the floor this machine sets, whatever drives the trials.
+`sweeps resume --trust`, checks that every trial ran exactly once, each epoch once, and times the user's commands
+on the resumed experiment. Beside each N (but with `--kill-at`), the same synthetic trials through Ray Tune alone
+(`ray_tune_alone`: its defaults, random search, actors reused, no project code): the floor this machine sets,
+whatever drives the trials.
 
 10,000 trials of one second at 64 CPUs: theoretically 156 s; each size is its own process, its own Ray.
 """
@@ -293,7 +294,8 @@ def kill_and_resume(n: int, args) -> dict:
         return {"trials": n, "killed_after_s": round(time.perf_counter() - start, 1), "finished_at_kill": killed_at,
                 "resume": json.loads(out) if resumed.returncode == 0 else f"exit {resumed.returncode}",
                 "trials_after": len(epochs), "lost": n - len(epochs),
-                "repeated_or_missing_epochs": sum(e != full for e in epochs.values())}
+                "repeated_or_missing_epochs": sum(e != full for e in epochs.values()),
+                **reading(n, path, folder, args)}
 
 
 def main() -> None:
