@@ -23,11 +23,15 @@ def signing_key() -> bytes:
     path = default_cache_dir() / "signing.key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-                out.write(secrets.token_bytes(32))
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            out.write(secrets.token_bytes(32))
+        try:  # whole, or not at all: another process never reads a key half written
+            os.link(draft, path)
         except FileExistsError:  # another process made it meanwhile
             pass
+        finally:
+            draft.unlink()
     return path.read_bytes()
 
 

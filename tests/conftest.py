@@ -144,7 +144,12 @@ def idx_mnist(idx_dir) -> Data:
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+    """The judges' cache, one for the whole run: `make test`'s parallel workers share it (a lock makes each judge
+    trained once), as they share the run's temporary folder."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "cache"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -175,6 +180,19 @@ def local_ray():
     ray = start_local_ray()
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def finished(local_ray, real_source, cache_dir, tmp_path_factory) -> Path:
+    """A finished two-trial AE sweep (`--preset smoke`), STORAGE/base, made once: a test that changes anything in it
+    changes a copy."""
+    from sweeps.cli import main
+
+    storage = tmp_path_factory.mktemp("finished")
+    status = main(["run", str(Path(__file__).parents[1] / "sweeps" / "specs" / "ae.yaml"), "--preset", "smoke",
+                   "--storage", str(storage), "--name", "base", *real_source.sweep_args, "--cache-dir", str(cache_dir)])
+    assert status == 0
+    return storage / "base"
 
 
 @pytest.fixture

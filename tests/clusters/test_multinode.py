@@ -15,11 +15,12 @@ import pytest
 from tests.clusters.local_cluster import LocalCluster
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
-EPOCHS = 8
+EPOCHS = 6
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
+    """One cluster for the module: the tests of tokens need only its head, whichever workers it has or lost."""
     cluster = LocalCluster()
     cluster.start_head()
     yield cluster
@@ -45,7 +46,7 @@ def test_a_sweep_spreads_over_the_nodes_and_survives_losing_one(cluster, real_so
     sweep = subprocess.Popen(
         [sys.executable, "-m", "sweeps.cli", "run", str(SPECS / "ae.yaml"), "--preset", "smoke",
          "--set", "num_samples=3", "--set", "max_concurrent=3", "--set", f"fixed.epochs={EPOCHS}",
-         "--set", "data.limit=2000", "--set", "scheduler={type: none}", "--set", "max_failures=3",
+         "--set", "data.limit=1000", "--set", "scheduler={type: none}", "--set", "max_failures=3",
          *real_source.sweep_args, "--address", cluster.address, "--storage", str(experiment.parent),
          "--name", "ae"],
         env=cluster.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

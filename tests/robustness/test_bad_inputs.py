@@ -38,16 +38,6 @@ class Payload:
         return os.system, (f"touch {os.environ['SWEEPS_TEST_MARKER']}",)
 
 
-@pytest.fixture(scope="module")
-def finished(local_ray, real_source, cache_dir, tmp_path_factory) -> Path:
-    """A finished two-trial AE sweep, made once and copied for each case."""
-    storage = tmp_path_factory.mktemp("finished")
-    status = main(["run", str(SPECS / "ae.yaml"), "--preset", "smoke", "--storage", str(storage), "--name", "base",
-                   *real_source.sweep_args, "--cache-dir", str(cache_dir)])
-    assert status == 0
-    return storage / "base"
-
-
 @pytest.fixture
 def marker(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "PWNED"

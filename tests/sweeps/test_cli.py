@@ -17,11 +17,14 @@ def sweeps(*args, env=None):
     )
 
 
+SMALLER = {"glo": ["--set", "eval_size=128", "--set", "encode_steps=5"]}  # fewer samples scored, shorter encodings
+
+
 @pytest.mark.parametrize("model", ["ae", "glo"])
 def test_train_prints_metrics_per_epoch(model, real_source, real_data, cache_dir):
     done = sweeps(
         "train", model, *real_source.train_args, "--limit", "128", "--cache-dir", str(cache_dir),
-        "--set", "epochs=2", "--set", "latent_dim=8", "--set", "batch_size=16",
+        "--set", "epochs=2", "--set", "latent_dim=8", "--set", "batch_size=16", *SMALLER.get(model, []),
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()

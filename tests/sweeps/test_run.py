@@ -55,9 +55,10 @@ def test_asha_stops_the_worse_trials_early(sweep):
 
 def test_the_same_seed_gives_the_same_configs(sweep):
     def configs(seed: int, name: str) -> list[dict]:
-        status, experiment, _ = sweep("ae.yaml", "--set", "num_samples=4", "--set", "max_concurrent=1",
+        # No start_with: each trial's config is the search's.
+        status, experiment, _ = sweep("ae.yaml", "--set", "num_samples=2", "--set", "max_concurrent=1",
                                       "--set", "fixed.epochs=1", "--set", "data.limit=100", "--set", f"seed={seed}",
-                                      "--set", "scheduler={type: none}",
+                                      "--set", "scheduler={type: none}", "--set", "start_with=[]",
                                       name=name)
         assert status == 0
         return [t.params for t in sorted(load_study(experiment).trials, key=lambda t: t.number)]
@@ -71,7 +72,7 @@ def test_diverged_trials_are_recorded_and_the_sweep_goes_on(sweep, real_judge, t
     status, experiment, out = sweep(
         "gan.yaml", "--preset", "smoke", "--set", "fixed.epochs=3", "--set", "fixed.lr_g=1e10",
         "--set", "fixed.lr_d=1e10", "--set", "search={beta1: {type: float, low: 0.1, high: 0.9}}",
-        "--set", "start_with=[]",
+        "--set", "start_with=[]", "--set", "fixed.width=16", "--set", "fixed.eval_size=100",
     )
     trials = load_experiment(str(experiment))
     assert status == 0 and list(trials["status"]) == ["diverged", "diverged"]
@@ -88,7 +89,8 @@ def test_multi_objective_sweep_keeps_both_values(sweep):
 
 
 def test_population_based_training_copies_and_perturbs_the_better_trial(sweep, real_judge):
-    status, experiment, output = sweep("gan-pbt.yaml", "--preset", "smoke")
+    status, experiment, output = sweep("gan-pbt.yaml", "--preset", "smoke", "--set", "fixed.width=16",
+                                       "--set", "fixed.eval_size=100")
     trials = load_experiment(str(experiment))
     assert status == 0 and set(trials["status"]) == {"finished"}, output
     spec = yaml.safe_load((experiment / "sweep.yaml").read_text())
@@ -118,15 +120,14 @@ def test_errored_trials_are_reported_not_hidden(sweep, real_judge, tmp_path):
     assert {t.state.name for t in load_study(experiment).trials} == {"FAIL"}
 
 
-def test_status_and_list(sweep, capsys, tmp_path):
-    sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100", name="one")
-    assert main(["status", str(tmp_path / "one")]) == 0
+def test_status_and_list(finished, capsys):
+    assert main(["status", str(finished)]) == 0
     out = capsys.readouterr().out
     assert "state: done" in out and "2 finished" in out and "best_val_mse" in out
-    assert main(["list", str(tmp_path)]) == 0
+    assert main(["list", str(finished.parent)]) == 0
     listing = capsys.readouterr().out
-    assert "one" in listing and "2/2" in listing
-    assert main(["status", str(tmp_path / "nothing")]) == 2
+    assert "base" in listing and "2/2" in listing
+    assert main(["status", str(finished.parent / "nothing")]) == 2
 
 
 def test_trials_asking_for_more_than_ray_has_fail_at_once(sweep):
@@ -148,10 +149,12 @@ def test_storage_by_uri_as_on_a_cluster(local_ray, real_source, tmp_path, capsys
     assert main(["list", uri]) == 0 and "far" in capsys.readouterr().out
 
 
-def test_a_sweep_name_is_not_reused(sweep):
-    assert sweep("ae.yaml", "--preset", "smoke", "--set", "data.limit=100")[0] == 0
-    status, experiment, _ = sweep("ae.yaml", "--preset", "smoke")
+def test_a_sweep_name_is_not_reused(finished, real_source):
+    before = sorted(p.name for p in finished.iterdir())
+    status = main(["run", str(SPECS / "ae.yaml"), "--preset", "smoke", "--storage", str(finished.parent),
+                   "--name", finished.name, *real_source.sweep_args])
     assert status == 2
+    assert sorted(p.name for p in finished.iterdir()) == before  # the finished sweep's files as they were
 
 
 @pytest.mark.parametrize("storage", ["path", "uri"])
@@ -159,7 +162,7 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
     """SIGKILL the driver once a trial has finished; `sweeps resume` finishes the rest exactly once. With a
     URI (the code path of s3://) it resumes as on a new head: without the dead driver's local files."""
     experiment = tmp_path / "killed"
-    epochs, samples = 4, 4
+    epochs, samples = 4, 3  # killed once one has finished: the others midway or pending
     root = str(tmp_path) if storage == "path" else f"file://{tmp_path}"
     command = ["run", str(SPECS / "ae.yaml"), "--storage", root, "--name", "killed", *real_source.sweep_args,
                "--set", f"num_samples={samples}", "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}",

@@ -93,8 +93,10 @@ def test_a_failed_trial_resumes_from_its_last_checkpoint(local_ray, tiny, tmp_pa
 
 
 @pytest.mark.parametrize("cpus", [1, 2])
-def test_a_trial_trains_with_as_many_torch_threads_as_it_has_cpus(cpus, fresh_ray, tiny, tmp_path):
+def test_a_trial_trains_with_as_many_torch_threads_as_it_has_cpus(cpus, request, tiny, tmp_path):
     import torch
+
+    request.getfixturevalue("fresh_ray" if cpus == 2 else "local_ray")  # a trial of both CPUs: see fresh_ray
 
     from trainables.tune import to_arrays, train_trial
 
