@@ -206,11 +206,15 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | 
     many = trials.ngroups > MANY_CURVES
     if many:
         ax.add_collection(LineCollection(split_curves(shown, metric), linewidths=0.5, alpha=0.15, color="tab:blue"))
+        single = shown[trials["epoch"].transform("size") == 1]  # a one-point line draws nothing: a dot
+        if len(single):
+            ax.scatter(single["epoch"], single[metric], s=6, alpha=0.3, color="tab:blue", linewidths=0)
         ax.autoscale_view()
     else:
         for trial_id, curve in trials:
             early = trial_id in stopped
-            ax.plot(curve["epoch"], curve[metric], linewidth=1.0 if early else 1.4, alpha=0.6 if early else 0.9)
+            ax.plot(curve["epoch"], curve[metric], linewidth=1.0 if early else 1.4, alpha=0.6 if early else 0.9,
+                    marker="o" if len(curve) == 1 else None)  # a one-point line draws nothing: a dot
     ends = trials.tail(1)  # where each trial ended
     ends = ends[ends["trial_id"].isin(stopped)]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -18,7 +18,7 @@ from analysis import figures
 from analysis.checkpoints import TrainedModel, load_trained
 from analysis.gallery import Panel
 from analysis.results import (
-    IMPORTANCE_TRIALS, Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text,
+    Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text,
     open_results, parameter_importance, rank_correlation, rerun_summary, shown_columns, start_trial, sweep_cost,
 )
 from sweeps.errors import SweepError
@@ -239,10 +239,9 @@ def sweep_panels(results: Results) -> list[Panel]:
         log.warning("report: %s", e)
         importance = ()
     if len(importance):
-        sampled = f", {IMPORTANCE_TRIALS} trials drawn at random" if importance.attrs["sampled"] else ""
         panels.append(Panel("importance", figures.plot_importance(importance, metric),
                             f"How much of the variation of {metric} each parameter explains (Optuna's fANOVA "
-                            f"evaluator on the sweep's study{sampled})."))
+                            f"evaluator on the sweep's study{importance.attrs['note']})."))
     values = table[best]
     panels.append(Panel("distribution", figures.plot_metric_distribution(
                             values.to_numpy(float), metric, values.min() if mode == "min" else values.max()),

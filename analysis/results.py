@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from sweeps.errors import SweepError
-from sweeps.experiment import DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders
+from sweeps.experiment import (
+    DRIVER_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, open_experiment, subfolders, trial_index_name,
+)
 from sweeps.rounds import rounds_of
 from sweeps.spec import SweepSpec, reached_end
 from trainables.config import ConfigError
@@ -190,7 +192,16 @@ def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
 
 
 def read_state(experiment: Experiment, state_file: str) -> dict[str, list]:
-    """The trials a Tune experiment state holds, by id: [id, Tune status, folder, config]."""
+    """The trials a Tune experiment state holds, by id: [id, Tune status, folder, config]; from the driver's index
+    of that state where it wrote one (a hundredth of the size), else from the state itself."""
+    index = experiment.read(trial_index_name(state_file))
+    try:  # none where an older version ran the sweep; one cut short or damaged is passed over
+        trials = json.loads(index) if index is not None else None
+        if isinstance(trials, list) and all(isinstance(t, list) and len(t) == 4 and isinstance(t[3], dict)
+                                            for t in trials):
+            return {trial[0]: trial for trial in trials}
+    except ValueError:
+        pass
     try:
         states = [json.loads(state) for state, _ in json.loads(experiment.read(state_file))["trial_data"]]
         return {s["trial_id"]: [s["trial_id"], s["status"], s["relative_logdir"], s["config"]] for s in states}
@@ -311,7 +322,9 @@ def parameter_importance(source: str | Results, metric: str | None = None) -> pd
     except (RuntimeError, ValueError):  # e.g. no parameter took two values
         return pd.Series(dtype=float, name=metric)
     importance = pd.Series(importance, name=metric, dtype=float)
-    importance.attrs["sampled"] = len(complete) > IMPORTANCE_TRIALS  # a study can hold fewer trials than the table
+    # for captions, "(fANOVA{note})": a study can hold fewer trials than the table
+    importance.attrs["note"] = (f", {IMPORTANCE_TRIALS} of {len(complete)} trials drawn at random"
+                                if len(complete) > IMPORTANCE_TRIALS else "")
     return importance
 
 

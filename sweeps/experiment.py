@@ -38,6 +38,12 @@ RERUNS = "reruns"  # reruns of a sweep live in EXPERIMENT/reruns/NAME
 LOCK_FILE = "driver.lock"  # held by the one process that writes the sweep (run or resume)
 
 
+def trial_index_name(state_file: str) -> str:
+    """trial_index-SESSION.json, which the driver writes beside Tune's experiment_state-SESSION.json: each trial's
+    id, status, folder and config (sweeps.internals.write_trial_index)."""
+    return state_file.replace("experiment_state-", "trial_index-", 1)
+
+
 _driving: list[Experiment] = []  # the experiment this process runs a sweep of, innermost last
 
 

@@ -21,6 +21,8 @@ from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 from ray.tune.execution.tune_controller import TuneController
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeps.experiment import trial_index_name
+
 # Where each internal lives, for the test that checks they are all still there.
 USED = {
     "ray._raylet": ["GcsClient"],
@@ -207,6 +209,7 @@ def save_experiment_state_adaptively() -> None:
                 delete_unnamed_checkpoints()
             _unnamed.extend(_dropped)
             _dropped.clear()
+            write_trial_index(save_fn.__self__, Path(manager._storage.experiment_driver_staging_path))
             save_fn()
 
         _SYNC_UP(manager, save, force, wait)
@@ -215,6 +218,19 @@ def save_experiment_state_adaptively() -> None:
     _ExperimentCheckpointManager._update_auto_checkpoint_time = update
     _ExperimentCheckpointManager.sync_up_experiment_state = sync_up
     checkpoint_manager._delete_fs_path = lambda fs, fs_path: _dropped.append((fs, fs_path))
+
+
+def write_trial_index(controller: TuneController, folder: Path) -> None:
+    """Write, beside the experiment state Tune is about to save, what `sweeps status` reads of it: each trial's id,
+    status, folder and config, as plain JSON. Tune's state holds 13 kB a trial, most of it the trial's pickled
+    metadata: 135 MB at 10,000 trials, 1.7 s to parse. Written first, so it is never older than the state it names
+    (a driver killed between the two leaves it newer)."""
+    trials = [[t.trial_id, t.status, t.relative_logdir, t.config] for t in controller.get_trials()]
+    name = trial_index_name(controller.experiment_state_file_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    draft = folder / f".{name}"
+    draft.write_text(json.dumps(trials, separators=(",", ":"), default=repr))
+    draft.replace(folder / name)  # whole or not at all: a kill mid-write leaves the last index
 
 
 def delete_unnamed_checkpoints() -> None:

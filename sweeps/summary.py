@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 
 from analysis.results import (
-    IMPORTANCE_TRIALS, best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance,
+    best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance,
     pareto_front, rank_correlation, rerun_summary, shown_columns, sweep_cost, trial_table,
 )
 from sweeps.errors import SweepError
@@ -124,8 +124,7 @@ def analyze(path: str, top: int = 10) -> int:
             print(f"\n{e}", file=sys.stderr)
             importance = ()
         if len(importance):
-            sampled = f", {IMPORTANCE_TRIALS} trials drawn at random" if importance.attrs["sampled"] else ""
-            print(f"\nparameter importance for {metric} (fANOVA{sampled}):")
+            print(f"\nparameter importance for {metric} (fANOVA{importance.attrs['note']}):")
             print(importance.to_string(float_format="{:.3f}".format))
     print(f"\nwrote {experiment.path}/trials.csv and trials.parquet")
     return 0

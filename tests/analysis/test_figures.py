@@ -156,6 +156,7 @@ def test_learning_curves_mark_where_stopped_trials_ended():
     fig = figures.plot_learning_curves(learning_curves(), "fid", stopped={"b", "d"})
     ax = fig.axes[0]
     assert len(ax.lines) == 4
+    assert [line.get_marker() for line in ax.lines] == ["None", "None", "None", "o"]  # d's one epoch: a dot
     ends = ax.collections[0].get_offsets()
     assert sorted(map(tuple, ends)) == [(1, 101.0), (2, 51.0)]
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["stopped early (ASHA)"]
@@ -170,8 +171,9 @@ def test_learning_curves_without_stopped_trials_have_no_marks():
 def test_many_learning_curves_are_one_collection_and_count_the_stopped_trials(monkeypatch):
     monkeypatch.setattr(figures, "MANY_CURVES", 3)
     ax = figures.plot_learning_curves(learning_curves(), "fid", stopped={"b", "d"}).axes[0]
-    (curves,) = ax.collections
+    curves, dots = ax.collections
     assert not ax.lines and sorted(len(curve) for curve in curves.get_segments()) == [1, 2, 5, 5]
+    assert dots.get_offsets().tolist() == [[1, 101.0]]  # d's one epoch, which a line would not draw
     assert [text.get_text() for text in ax.texts] == ["2 of 4 stopped early (ASHA)"]
     low, high = ax.get_ylim()
     assert low <= 21.0 and high >= 101.0  # the axes span every curve, as they do for lines

@@ -155,7 +155,7 @@ def test_trial_tables_curves_and_cost(demo):
     assert list(best_trials(trials, "val_mse", "min", 1)["trial_id"]) == [trials["trial_id"][0]]
     importance = parameter_importance(path)
     assert set(importance.index) == {"latent_dim", "lr", "batch_size"}
-    assert importance.sum() == pytest.approx(1.0) and not importance.attrs["sampled"]  # two trials: all of them
+    assert importance.sum() == pytest.approx(1.0) and not importance.attrs["note"]  # two trials: all of them
 
 
 def test_rerun_records_its_source_and_reproduces_the_sweep(demo):

@@ -68,6 +68,12 @@ def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
 
 
+def truncate_record(experiment: Path) -> None:
+    """Cut short Tune's experiment state and the driver's index of it."""
+    truncate(first(experiment, "experiment_state-*.json"))
+    truncate(first(experiment, "trial_index-*.json"))
+
+
 def first(experiment: Path, pattern: str) -> Path:
     return sorted(experiment.glob(pattern))[0]
 
@@ -88,8 +94,12 @@ ANALYZED = ("trials.csv", "trials.parquet")  # what `analyze` writes
 def experiment_cases() -> list[Case]:
     status = lambda e: ["status", str(e)]  # noqa: E731
     return [
-        Case("experiment state truncated", lambda e: truncate(first(e, "experiment_state-*.json")), status, 2,
-             ["experiment_state", "damaged"]),
+        Case("experiment state and its index truncated", truncate_record, status, 2, ["experiment_state", "damaged"]),
+        Case("the driver's trial index truncated", lambda e: truncate(first(e, "trial_index-*.json")), status, 0,
+             ["2 of 2 trials", "trials: 2 finished"]),  # read from Tune's state instead
+        Case("the driver's trial index not a list of trials",
+             lambda e: first(e, "trial_index-*.json").write_text('{"a": [1, 2, 3, {}]}'), status, 0,
+             ["2 of 2 trials", "trials: 2 finished"]),
         Case("experiment state deleted", lambda e: first(e, "experiment_state-*.json").unlink(), status, 2,
              ["experiment_state", "holds trials"]),
         Case("newest experiment state empty, as a driver killed while it wrote it leaves it",
@@ -319,7 +329,7 @@ def test_gzip_helper_writes_what_the_reader_reads(tmp_path):
 def test_list_shows_every_experiment_and_names_the_unreadable_one(finished, tmp_path, capsys):
     shutil.copytree(finished, tmp_path / "good")
     shutil.copytree(finished, tmp_path / "bad")
-    truncate(first(tmp_path / "bad", "experiment_state-*.json"))
+    truncate_record(tmp_path / "bad")
     assert main(["list", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "good" in out and "done" in out

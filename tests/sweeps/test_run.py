@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,9 @@ import pytest
 import yaml
 
 from analysis import describe_experiment, load_experiment
+from analysis.results import read_state
 from sweeps.cli import main
-from sweeps.experiment import STUDY_FILE
+from sweeps.experiment import STUDY_FILE, Experiment, trial_index_name
 from sweeps.search import open_study_storage
 from tests.drivers import kill_after_first_trial
 
@@ -128,6 +130,19 @@ def test_status_and_list(finished, capsys):
     listing = capsys.readouterr().out
     assert "base" in listing and "2/2" in listing
     assert main(["status", str(finished.parent / "nothing")]) == 2
+
+
+def test_the_driver_indexes_tune_s_experiment_state(finished, tmp_path):
+    """What `status` reads of each trial (id, status, folder, config) from the driver's index is what Tune's
+    experiment state, 100 times its size, says."""
+    shutil.copytree(finished, tmp_path / "copy")
+    experiment = Experiment.at(str(tmp_path / "copy"))
+    (state,) = [name for name in experiment.files() if name.startswith("experiment_state-")]
+    index = tmp_path / "copy" / trial_index_name(state)
+    assert index.is_file()
+    indexed = read_state(experiment, state)
+    index.unlink()
+    assert indexed == read_state(experiment, state) and len(indexed) == 2
 
 
 def test_trials_asking_for_more_than_ray_has_fail_at_once(sweep):
