@@ -284,6 +284,7 @@ def kill_and_resume(n: int, args) -> dict:
             time.sleep(1)
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
+        killed_after_s = time.perf_counter() - start
         killed_at = finished_trials(Path(folder) / f"scale-{n}", args.epochs)
         resumed = child(n, path, args, resume=True)
         out, _ = resumed.communicate()
@@ -291,7 +292,8 @@ def kill_and_resume(n: int, args) -> dict:
         for result in (Path(folder) / f"scale-{n}").glob("*/result.json"):
             epochs[result.parent.name] = [json.loads(line)["epoch"] for line in result.read_text().splitlines()]
         full = list(range(1, args.epochs + 1))
-        return {"trials": n, "killed_after_s": round(time.perf_counter() - start, 1), "finished_at_kill": killed_at,
+        return {"trials": n, "killed_after_s": round(killed_after_s, 1), "finished_at_kill": killed_at,
+                "wall_s": round(time.perf_counter() - start, 1),  # the first driver's time, and the resumed one's
                 "resume": json.loads(out) if resumed.returncode == 0 else f"exit {resumed.returncode}",
                 "trials_after": len(epochs), "lost": n - len(epochs),
                 "repeated_or_missing_epochs": sum(e != full for e in epochs.values()),
