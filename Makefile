@@ -18,7 +18,7 @@ demo: $(BIN)/sweeps
 	$(BIN)/sweeps demo
 
 test: $(BIN)/sweeps
-	$(BIN)/python -m pytest -q --durations=10 -n 3 --dist loadfile
+	$(BIN)/python -m pytest -q --durations=10 -n 2 --dist loadfile
 
 # Every bench/ script, its JSON in bench-results/ (about 50 minutes on 2 cores; not part of the tests).
 bench: $(BIN)/sweeps
