@@ -218,6 +218,9 @@ def plot_learning_curves(curves: pd.DataFrame, metric: str, stopped: set[str] | 
     ends = trials.tail(1)  # where each trial ended
     ends = ends[ends["trial_id"].isin(stopped)]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if shown["epoch"].nunique() == 1:  # one epoch: a span of a tenth of an epoch had ticks at 0.99 and 1.005
+        epoch = shown["epoch"].iloc[0]
+        ax.set_xlim(epoch - 1, epoch + 1)
     if len(ends) and many:
         ax.text(0.98, 0.98, f"{len(ends)} of {trials.ngroups} stopped early (ASHA)", transform=ax.transAxes,
                 ha="right", va="top")

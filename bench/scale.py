@@ -12,7 +12,7 @@ storage (`--storage remote`: a file:// URI, the code path of s3://), the driver'
 `sweeps status`, `sweeps analyze`, `load_experiment`, the study's replay (what `resume` reads), `sweeps resume` of
 the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the driver once K trials finished, runs
 `sweeps resume --trust`, checks that every trial ran exactly once, each epoch once, and times the user's commands
-on the resumed experiment. Beside each N (but with `--kill-at`), the same synthetic trials through Ray Tune alone
+on the resumed experiment. Beside each N (not with `--kill-at`), the same synthetic trials through Ray Tune alone
 (`ray_tune_alone`: its defaults, random search, actors reused, no project code): the floor this machine sets,
 whatever drives the trials.
 
