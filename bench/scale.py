@@ -332,11 +332,13 @@ def main() -> None:
             path = f"{storage_root(folder, args)}/scale-{n}"
             driver = child(n, path, args, resume=False)
             out, _ = driver.communicate()
+            print(out.strip(), file=sys.stderr, flush=True)  # each part as it ends: a long run stopped keeps it
             if driver.returncode:
                 results["sizes"].append({"trials": n, "error": f"exit {driver.returncode}"})
                 continue
             alone = child(n, f"{folder}/alone-{n}", args, alone=True)  # right after, side by side
             out_alone, _ = alone.communicate()
+            print(out_alone.strip(), file=sys.stderr, flush=True)
             baseline = json.loads(out_alone) if alone.returncode == 0 else {"error": f"exit {alone.returncode}"}
             result = json.loads(out) | {"ray_tune_alone": baseline} | reading(n, path, folder, args)
         results["sizes"].append(result)
