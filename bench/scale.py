@@ -149,30 +149,31 @@ def storage_root(folder: str, args) -> str:
 
 def drive(n: int, path: str, args, resume: bool = False) -> dict:
     """Run (or resume) the sweep of n synthetic trials at `path` in this process; what the probes saw."""
+    import sweeps
     from sweeps.experiment import Experiment, new_experiment, open_experiment
-    from sweeps.launch import resume_unlocked, start_sweep
+    from sweeps.launch import start_sweep
     from sweeps.session import connected
     from trainables.data import load_data
 
     use_synthetic_trainable(args.epoch_s)
     probes = Probes()
-    data = load_data("mnist", args.data_dir).limit(100)
     if resume:
         experiment, spec = open_experiment(path)
     else:
         experiment, spec = Experiment.at(path), spec_of(n, args)
         experiment = new_experiment(experiment.storage, experiment.name, "ae")
+        data = load_data(spec.data.dataset, args.data_dir).limit(spec.data.limit)
 
     def sweep() -> None:
-        with connected(None, experiment.log_file), contextlib.redirect_stdout(sys.stderr):
-            if resume:
-                with experiment.lock():
-                    resume_unlocked(experiment, spec, data, None)
-            else:
+        if resume:  # as `sweeps resume --trust` does it: the trials' data loaded anew
+            sweeps.resume(path, trust=True, data_dir=args.data_dir)
+        else:
+            with connected(None, experiment.log_file):
                 start_sweep(experiment, spec, data, None, ["bench.scale"])
 
     ran = on_ray(sweep, n, args)
     states = [f for f in Path(local_path(experiment.path)).glob("experiment_state-*.json")]
+    journal = experiment.study_journal  # a URI's local copy: none where a resume found nothing to do
     return {
         "trials": n, "concurrency": args.cpus, "searcher": args.searcher, "storage": args.storage, **ran,
         "ask": latency(probes.asks, n), "tell": latency(probes.tells, n),
@@ -180,7 +181,7 @@ def drive(n: int, path: str, args, resume: bool = False) -> dict:
                         "median_ms": round(1000 * float(np.median(probes.saves or [0])), 1),
                         "max_ms": round(1000 * max(probes.saves or [0]), 1),
                         "size_mb": round(max((s.stat().st_size for s in states), default=0) / 1e6, 2)},
-        "journal_mb": round(os.path.getsize(experiment.study_journal) / 1e6, 2),
+        "journal_mb": round(os.path.getsize(journal) / 1e6, 2) if os.path.exists(journal) else None,
         "uploaded_mb": round(probes.uploaded / 1e6, 1),
         "driver_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -210,13 +211,14 @@ def on_ray(fit, n: int, args) -> dict:
     once on average (the trials' own seconds over the wall time)."""
     import ray
 
-    ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    cpu, start = time.process_time(), time.perf_counter()
-    try:
-        fit()
-    finally:
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-        ray.shutdown()
+    with contextlib.redirect_stdout(sys.stderr):  # Ray's and Tune's messages: stdout holds the JSON alone
+        ray.init(num_cpus=args.cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        cpu, start = time.process_time(), time.perf_counter()
+        try:
+            fit()
+        finally:
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            ray.shutdown()
     theoretical = n * args.epochs * args.epoch_s / args.cpus
     return {"wall_s": round(wall, 1), "theoretical_s": round(theoretical, 1), "overhead": round(wall / theoretical, 2),
             "mean_running": round(n * args.epochs * args.epoch_s / wall, 1),

@@ -153,6 +153,7 @@ def run(sweep: str | Path | Mapping | SweepSpec, preset: str | None = None, over
 
 def resume(path: str, address: str | None = None, trust: bool = False, **data: Any) -> Sweep:
     """Go on with an interrupted sweep (see `sweeps resume`); `trust` one this user's sweeps here did not write."""
+    from analysis.results import is_complete, trial_table
     from sweeps.experiment import load_inputs, open_experiment
     from sweeps.launch import resume_sweep
     from sweeps.session import connected
@@ -161,6 +162,9 @@ def resume(path: str, address: str | None = None, trust: bool = False, **data: A
     experiment, spec = open_experiment(path)
     experiment.check_unlocked()  # both before the data loads
     check_resumable(experiment, trust)
+    if is_complete(trial_table(experiment, spec), spec.num_samples):  # Tune would restore every trial to see it
+        log.info("%s: every trial has ended, nothing to resume", experiment.path)
+        return Sweep(experiment.path)
     inputs = load_inputs(spec, **data_options(data))
     with connected(address, experiment.log_file):
         resume_sweep(experiment, spec, *inputs, trust)

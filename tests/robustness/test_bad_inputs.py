@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import html
 import json
+import logging
 import os
 import pickle
 import re
@@ -210,16 +211,19 @@ def test_report_leaves_out_a_trial_whose_checkpoint_is_unreadable(finished, real
 
 
 @pytest.mark.ray
-def test_a_moved_experiment_analyses_and_resumes_in_its_new_place(finished, real_source, tmp_path, capsys):
+def test_a_moved_experiment_analyses_and_resumes_in_its_new_place(finished, real_source, tmp_path, capsys, caplog):
     original = tmp_path / "original"
     shutil.copytree(finished, original)
     before = snapshot(original)
     moved = tmp_path / "elsewhere" / "renamed"
     shutil.copytree(original, moved)
     assert main(["analyze", str(moved)]) == 0
+    caplog.set_level(logging.INFO, logger="sweeps")
+    done = snapshot(moved)
     assert main(["resume", str(moved), *real_source.dir_args]) == 0
     out = capsys.readouterr().out
-    assert "2 of 2 trials" in out
+    assert "2 of 2 trials" in out and "every trial has ended, nothing to resume" in caplog.text
+    assert snapshot(moved) == done  # no driver started: Tune's would have saved a state of its own
     assert snapshot(original) == before  # the original untouched
 
 
