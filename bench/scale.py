@@ -338,16 +338,17 @@ def main() -> None:
             if driver.returncode:
                 results["sizes"].append({"trials": n, "error": f"exit {driver.returncode}"})
                 continue
+            times = reading(n, path, folder, args)
+            print(json.dumps(times), file=sys.stderr, flush=True)
             alone = child(n, f"{folder}/alone-{n}", args, alone=True)  # right after, side by side
             out_alone, _ = alone.communicate()
-            print(out_alone.strip(), file=sys.stderr, flush=True)
             baseline = json.loads(out_alone) if alone.returncode == 0 else {"error": f"exit {alone.returncode}"}
-            result = json.loads(out) | {"ray_tune_alone": baseline} | reading(n, path, folder, args)
+            result = json.loads(out) | times | {"ray_tune_alone": baseline}
         results["sizes"].append(result)
         summary.append(f"{n} trials: {result['wall_s']} s against {result['theoretical_s']} s ({result['overhead']}x; "
                        f"Ray Tune alone {result['ray_tune_alone'].get('wall_s')} s); status {result['status_s']} s, "
                        f"load_experiment {result['load_experiment_s']} s, report {result['report_s']} s")
-        print(json.dumps(result), file=sys.stderr, flush=True)
+        print(json.dumps(result["ray_tune_alone"]), file=sys.stderr, flush=True)
     emit(results, summary)
 
 
