@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -58,6 +59,16 @@ def plot_embedding(xy: np.ndarray, labels: np.ndarray, title: str = "") -> Figur
     ax.set_xticks([])
     ax.set_yticks([])
     ax.legend(title="digit", markerscale=3, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_title(title)
+    return fig
+
+
+def plot_message(message: str, title: str = "") -> Figure:
+    """In place of a figure that cannot be drawn: why, in words."""
+    fig = Figure(figsize=(6, 2), layout="constrained")
+    ax = fig.subplots()
+    ax.axis("off")
+    ax.text(0.5, 0.5, textwrap.fill(message, 60), ha="center", va="center", transform=ax.transAxes)
     ax.set_title(title)
     return fig
 

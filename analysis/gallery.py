@@ -3,6 +3,7 @@ Each family's `panels` (trainables/families/) chooses and captions them."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,8 @@ from analysis.tsne import embed_tsne
 from trainables.judge import Judge
 from trainables.metrics import batched, device_of, reconstruct  # noqa: F401 (reconstruct: the figures')
 from trainables.models.glo import normalise
+
+log = logging.getLogger(__name__)
 
 TSNE_SIZE = 10_000  # test digits embedded at most
 Render = Callable[[torch.Tensor], torch.Tensor]  # latents (N, d) -> images (N, 1, 28, 28) in [0, 1], on the CPU
@@ -41,7 +44,13 @@ def judge_probs(judge: Judge, images: torch.Tensor) -> torch.Tensor:
 
 def tsne_panel(name: str, codes: torch.Tensor, labels: torch.Tensor, title: str, caption: str,
                seed: int) -> Panel:
-    xy = embed_tsne(codes.cpu().numpy(), seed=seed)
+    """A t-SNE map of codes (N, d) coloured by label; where there is none to draw (a collapsed encoder's codes all
+    alike, a diverged model's not finite), why, in its place: the report's other figures stand without it."""
+    try:
+        xy = embed_tsne(codes.cpu().numpy(), seed=seed)
+    except ValueError as e:
+        log.warning("%s: no t-SNE map: %s", title, e)
+        return Panel(name, figures.plot_message(f"No map: {e}", title), caption)
     return Panel(name, figures.plot_embedding(xy, labels.numpy(), title), caption)
 
 

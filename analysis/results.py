@@ -207,7 +207,7 @@ def read_state(experiment: Experiment, state_file: str) -> dict[str, list]:
         return {s["trial_id"]: [s["trial_id"], s["status"], s["relative_logdir"], s["config"]] for s in states}
     except (ValueError, KeyError, TypeError) as e:
         raise SweepError(f"{experiment.path}/{state_file} is damaged ({e}): copy the experiment again from where "
-                         "it ran, or delete that file to see the trials of an earlier state") from None
+                         "it ran") from None
 
 
 def parse_reports(text: str | None) -> list[dict]:

@@ -66,6 +66,7 @@ def model_state() -> bytes:
     from trainables.registry import FAMILIES
     from trainables.state import snapshot
 
+    torch.manual_seed(0)  # the same network in every run
     cfg = parse_config(FAMILIES["ae"].config, SPEC["fixed"])
     network = build_autoencoder(cfg)
     buffer = io.BytesIO()

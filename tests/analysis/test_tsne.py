@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import silhouette_score
 
+from analysis.gallery import tsne_panel
 from analysis.tsne import embed_tsne
 
 
@@ -51,3 +53,10 @@ def test_tiny_inputs_lower_the_perplexity(n, dim):
 def test_unusable_latents_raise_a_clear_error(latents, message):
     with pytest.raises(ValueError, match=message):
         embed_tsne(latents)
+
+
+def test_a_collapsed_encoder_s_map_says_why_in_its_place():
+    panel = tsne_panel("tsne", torch.zeros(100, 8), torch.arange(100) % 10, "AE latents", "Test digits.", seed=0)
+    ax = panel.figure.axes[0]
+    assert ax.get_title() == "AE latents" and not ax.collections  # no points
+    assert "identical" in ax.texts[0].get_text() and panel.caption == "Test digits."

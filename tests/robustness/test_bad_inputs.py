@@ -95,7 +95,8 @@ ANALYZED = ("trials.csv", "trials.parquet")  # what `analyze` writes
 def experiment_cases() -> list[Case]:
     status = lambda e: ["status", str(e)]  # noqa: E731
     return [
-        Case("experiment state and its index truncated", truncate_record, status, 2, ["experiment_state", "damaged"]),
+        Case("experiment state and its index truncated", truncate_record, status, 2,
+             ["experiment_state", "damaged", "copy the experiment again"]),
         Case("the driver's trial index truncated", lambda e: truncate(first(e, "trial_index-*.json")), status, 0,
              ["2 of 2 trials", "trials: 2 finished"]),  # read from Tune's state instead
         Case("the driver's trial index not a list of trials",
