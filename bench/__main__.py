@@ -17,7 +17,7 @@ from pathlib import Path
 from trainables.data import DataError, load_data
 
 SCRIPTS = ("throughput", "epoch", "tune_overhead", "packing", "search", "warm_start", "tsne", "end_to_end", "cli",
-           "report")
+           "report", "ask")
 
 
 def main() -> int:

@@ -13,8 +13,8 @@ storage (`--storage remote`: a file:// URI, the code path of s3://), the driver'
 the finished sweep and `sweeps report` on it. `--kill-at K` instead SIGKILLs the driver once K trials finished, runs
 `sweeps resume --trust`, checks that every trial ran exactly once, each epoch once, and times the user's commands
 on the resumed experiment. Beside each N (not with `--kill-at`), the same synthetic trials through Ray Tune alone
-(`ray_tune_alone`: its defaults, random search, actors reused, no project code): the floor this machine sets,
-whatever drives the trials.
+(`ray_tune_alone`: its defaults, random search, actors reused, no project code): what Ray Tune gives on the same
+machine.
 
 10,000 trials of one second at 64 CPUs: theoretically 156 s; each size is its own process, its own Ray.
 """
