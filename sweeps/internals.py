@@ -193,7 +193,8 @@ def save_period(time_taken: float, state_bytes: int) -> float:
     """Seconds from one save of Tune's experiment state to the next: ADAPTIVE_MIN_S, 19 times as long as the last
     save took (at most 5% of the driver's time), or as long as the state takes to send at STATE_BYTES_PER_S, where
     longer. Each save sends the whole state, which grows with the trials: saved every few seconds, 10,000 trials
-    sent 13.4 GB in 30 minutes, where 1,000 sent 157 MB in 2. The resume guarantee does not depend on it."""
+    sent 13.4 GB in 30 minutes, where 1,000 sent 157 MB in 2. A staler state costs a resume more trials restored
+    from their own checkpoints."""
     return max(ADAPTIVE_MIN_S, time_taken * 19, state_bytes / STATE_BYTES_PER_S)
 
 

@@ -109,8 +109,8 @@ def experiment_cases() -> list[Case]:
              ["2 of 2 trials", "trials: 2 finished"]),  # as the state before it left them
         Case("driver.json garbled, sweep done", lambda e: (e / "driver.json").write_text("{pid"), status, 0,
              ["state: done"]),  # a finished sweep needs no driver to tell its state
-        Case("environment.json garbled", lambda e: (e / "environment.json").write_text("{"),
-             lambda e: ["resume", str(e)], 2, ["environment.json", "damaged"]),
+        Case("environment.json garbled", lambda e: (e / "environment.json").write_text("{"),  # a finished sweep's
+             lambda e: ["extend", str(e), "--num-samples", "1"], 2, ["environment.json", "damaged"]),  # resume: none
         Case("sweep.yaml binary", lambda e: (e / "sweep.yaml").write_bytes(b"\xff\xfe\x00"), status, 2,
              ["sweep.yaml"]),
         Case("params.json garbled", lambda e: [(t / "params.json").write_text("{") for t in trial_folders(e)],
@@ -160,8 +160,8 @@ def test_a_damaged_experiment_gets_a_clear_message_and_stays_as_it_was(case, fin
     shutil.copytree(finished, experiment)
     case.damage(experiment)
     before = snapshot(experiment)
-    status = main([*case.argv(experiment), *(real_source.dir_args if case.argv(experiment)[0] in ("sample", "resume")
-                                             else [])])
+    loads_data = case.argv(experiment)[0] in ("sample", "resume", "extend")
+    status = main([*case.argv(experiment), *(real_source.dir_args if loads_data else [])])
     out = capsys.readouterr()
     message = out.out + out.err
     assert status == case.status, message
