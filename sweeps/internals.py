@@ -183,31 +183,21 @@ class Window:
 
 
 ADAPTIVE_MIN_S = 1.0  # the shortest period between saves of Tune's experiment state
-STATE_BYTES_PER_S = 1.5e6  # Tune's experiment state sent to storage, on average at most: 91 s apart at 10,000 trials
 _dropped: list = []  # (filesystem, path) of the checkpoints Tune dropped since it last saved its experiment state
 _unnamed: list = []  # those dropped before that save: no state saved since names them
 _SYNC_UP = _ExperimentCheckpointManager.sync_up_experiment_state  # Ray's, which the one below wraps
 
 
-def save_period(time_taken: float, state_bytes: int) -> float:
-    """Seconds from one save of Tune's experiment state to the next: ADAPTIVE_MIN_S, 19 times as long as the last
-    save took (at most 5% of the driver's time), or as long as the state takes to send at STATE_BYTES_PER_S, where
-    longer. Each save sends the whole state, which grows with the trials: saved every few seconds, 10,000 trials
-    sent 13.4 GB in 30 minutes, where 1,000 sent 157 MB in 2. A staler state costs a resume more trials restored
-    from their own checkpoints."""
-    return max(ADAPTIVE_MIN_S, time_taken * 19, state_bytes / STATE_BYTES_PER_S)
-
-
 def save_experiment_state_adaptively() -> None:
-    """Save Tune's experiment state as often as save_period says, however many trials the state holds. Ray's own
-    adaptive period never goes under 10 s, and with CheckpointConfig(num_to_keep) Ray also saves after every
-    trial's checkpoint, so that the state never names a checkpoint it deleted since: at 10,000 trials that is a
-    save of megabytes dozens of times a second. Here a checkpoint Tune drops is deleted only once a state saved
-    after the drop is uploaded (at the next save, or the run's end: delete_unnamed_checkpoints), so a killed
-    driver's last state names none."""
+    """Save Tune's experiment state every ADAPTIVE_MIN_S, or 19 times as long as the last save took where that is
+    longer: at most 5% of the driver's time, however many trials the state holds. Ray's own adaptive period never
+    goes under 10 s, and with CheckpointConfig(num_to_keep) Ray also saves after every trial's checkpoint, so that
+    the state never names a checkpoint it deleted since: at 10,000 trials that is a save of megabytes dozens of
+    times a second. Here a checkpoint Tune drops is deleted only once a state saved after the drop is uploaded (at
+    the next save, or the run's end: delete_unnamed_checkpoints), so a killed driver's last state names none."""
     def update(manager, time_taken: float) -> None:
         if manager.auto_checkpoint_enabled:
-            manager._checkpoint_period = save_period(time_taken, getattr(manager, "state_bytes", 0))
+            manager._checkpoint_period = max(ADAPTIVE_MIN_S, time_taken * 19)
 
     def sync_up(manager, save_fn, force: bool = False, wait: bool = False) -> None:
         def save() -> None:
@@ -219,10 +209,8 @@ def save_experiment_state_adaptively() -> None:
                 delete_unnamed_checkpoints()
             _unnamed.extend(_dropped)
             _dropped.clear()
-            controller, staging = save_fn.__self__, Path(manager._storage.experiment_driver_staging_path)
-            write_trial_index(controller, staging)
+            write_trial_index(save_fn.__self__, Path(manager._storage.experiment_driver_staging_path))
             save_fn()
-            manager.state_bytes = (staging / controller.experiment_state_file_name).stat().st_size
 
         _SYNC_UP(manager, save, force, wait)
 
