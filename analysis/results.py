@@ -162,7 +162,7 @@ def trial_states(experiment: Experiment) -> list[tuple[str, str, str, dict]]:
     each run of Tune (a sweep, its resumes, each round an extension added) leaves one; a resume's holds every trial
     of the state it resumed, a round's only its own trials. A trial an earlier round left unfinished, and that no
     later state holds, is INTERRUPTED: an extension does not run it again."""
-    names = sorted(n for n in experiment.files() if n.startswith("experiment_state-") and n.endswith(".json"))
+    names = experiment.state_files()
     if not names:
         if any(experiment.read(f"{folder}/params.json") is not None for folder in subfolders(experiment.path)):
             raise SweepError(f"{experiment.path} holds trials but no experiment_state-*.json, Tune's record of them: "

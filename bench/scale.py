@@ -3,7 +3,7 @@ path (`start_sweep`: the same StudySearch, scheduler, callbacks, checkpoint and 
 journal) on a local Ray with many logical CPUs: what the driver costs as N grows.
 
     python -m bench.scale [--sizes 100 1000] [--cpus 64] [--epoch-s 1] [--epochs 1] [--searcher tpe]
-                          [--storage remote] [--kill-at K]
+                          [--storage remote] [--kill-at K] [--keep DIR]
 
 For each N, as JSON: wall time of the trials against the theoretical minimum (N x trial length / concurrency), the
 driver's CPU seconds per trial, searcher ask and tell latency (median, p99) by how many trials had finished, Tune's
@@ -276,9 +276,17 @@ def finished_trials(folder: Path, epochs: int) -> int:
     return sum(1 for result in folder.glob("*/result.json") if f'"epoch": {epochs},' in result.read_text())
 
 
+def workdir(args) -> contextlib.AbstractContextManager[str]:
+    """Where the experiments go: `--keep DIR`, where they stay to be looked at, or a folder deleted after."""
+    if args.keep:
+        Path(args.keep).mkdir(parents=True, exist_ok=True)
+        return contextlib.nullcontext(str(Path(args.keep).resolve()))
+    return tempfile.TemporaryDirectory()
+
+
 def kill_and_resume(n: int, args) -> dict:
     """SIGKILL the driver once `args.kill_at` trials finished, resume, and count what ran."""
-    with tempfile.TemporaryDirectory() as folder:
+    with workdir(args) as folder:
         path = f"{storage_root(folder, args)}/scale-{n}"
         driver = child(n, path, args, resume=False)
         start = time.perf_counter()
@@ -314,6 +322,7 @@ def main() -> None:
                         help="remote: a file:// URI, which takes the code path of s3:// (default)")
     parser.add_argument("--report-timeout", type=float, default=900)
     parser.add_argument("--kill-at", type=int, help="SIGKILL the driver once this many trials finished, resume")
+    parser.add_argument("--keep", metavar="DIR", help="put the experiments in DIR and keep them (default: deleted)")
     parser.add_argument("--drive", nargs=2, metavar=("N", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
@@ -331,7 +340,7 @@ def main() -> None:
                            f"{result['repeated_or_missing_epochs']} with repeated or missing epochs")
             results["sizes"].append(result)
             continue
-        with tempfile.TemporaryDirectory() as folder:
+        with workdir(args) as folder:
             path = f"{storage_root(folder, args)}/scale-{n}"
             driver = child(n, path, args, resume=False)
             out, _ = driver.communicate()

@@ -155,7 +155,7 @@ def resume(path: str, address: str | None = None, trust: bool = False, **data: A
     """Go on with an interrupted sweep (see `sweeps resume`); `trust` one this user's sweeps here did not write."""
     from analysis.results import is_complete, trial_table
     from sweeps.experiment import load_inputs, open_experiment
-    from sweeps.launch import resume_sweep
+    from sweeps.launch import check_restorable, resume_sweep
     from sweeps.session import connected
     from sweeps.trust import check_resumable
 
@@ -165,6 +165,7 @@ def resume(path: str, address: str | None = None, trust: bool = False, **data: A
     if is_complete(trial_table(experiment, spec), spec.num_samples):  # Tune would restore every trial to see it
         log.info("%s: every trial has ended, nothing to resume", experiment.path)
         return Sweep(experiment.path)
+    check_restorable(experiment)
     inputs = load_inputs(spec, **data_options(data))
     with connected(address, experiment.log_file):
         resume_sweep(experiment, spec, *inputs, trust)

@@ -142,6 +142,10 @@ class Experiment:
         """Names of the files in the experiment's folder."""
         return entries(self.path, fs.FileType.File)
 
+    def state_files(self) -> list[str]:
+        """Tune's experiment states, oldest first: each run of Tune (a sweep, each resume, each round) leaves one."""
+        return sorted(n for n in self.files() if n.startswith("experiment_state-") and n.endswith(".json"))
+
     def trial_config(self, trial_id: str) -> dict:
         """The config a trial started with (its Tune params), labels such as `rerun_of` left out."""
         config = self.read_json(f"{trial_id}/params.json")

@@ -22,6 +22,7 @@ from sweeps.experiment import (
 )
 from sweeps.internals import (
     EndWandbRuns, KeptResults, delete_unnamed_checkpoints, keep_starting_actors, save_experiment_state_adaptively,
+    upload_changes_whole,
 )
 from sweeps.progress import Progress
 from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
@@ -133,6 +134,22 @@ def resume_unlocked(experiment: Experiment, spec: SweepSpec, data: Data, judge):
     return run_tuner(experiment, tuner)
 
 
+def check_restorable(experiment: Experiment) -> None:
+    """Tune's restore reads the newest experiment state, and where it cannot, logs why and starts the sweep over in
+    the same folder, every trial it held forgotten (a 10,000-trial sweep whose state a kill had cut short ran one
+    trial more and ended): refuse instead, before anything starts."""
+    names = experiment.state_files()
+    if not names:
+        raise SweepError(f"{experiment.path} has no experiment_state-*.json, Tune's record of its trials: it cannot "
+                         "be resumed (its driver stopped before Tune first saved it, or the file was not copied)")
+    try:
+        json.loads(experiment.read(names[-1]))
+    except ValueError as e:
+        earlier = f", or move it out of the folder to resume from {names[-2]}, the state before it" if names[1:] else ""
+        raise SweepError(f"{experiment.path}/{names[-1]} is damaged ({e}): resuming from it would start the sweep "
+                         f"over: copy the experiment again from where it ran{earlier}") from None
+
+
 def check_same_data(experiment: Experiment, data: Data) -> None:
     """The data is the sweep's, as its fingerprint says: new trials' values compare with the old ones'."""
     recorded = experiment.read_json(ENVIRONMENT_FILE, {}).get("data", {})
@@ -229,11 +246,12 @@ def trainable(spec: SweepSpec, data: Data, judge):
 
 def run_tuner(experiment: Experiment, tuner: tune.Tuner):
     """Run a set-up Tuner with the experiment marked as being driven from here; the study and signatures after."""
-    # Tune's experiment state is saved every second, or less often where saving it takes over 5% of the time (a
-    # sweep of thousands of trials), so a killed driver loses almost nothing; Tune's own progress table gives way to
-    # the one-line `Progress`.
+    # Tune's experiment state is saved every second, or less often where saving it takes over 5% of the time or
+    # sending it over 1.5 MB/s (a sweep of thousands of trials), and only what changed is sent, each file whole;
+    # Tune's own progress table gives way to the one-line `Progress`.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "auto")
     save_experiment_state_adaptively()
+    upload_changes_whole()
     keep_starting_actors()
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

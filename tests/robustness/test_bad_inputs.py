@@ -75,6 +75,16 @@ def truncate_record(experiment: Path) -> None:
     truncate(first(experiment, "trial_index-*.json"))
 
 
+def cut_short_while_running(experiment: Path) -> None:
+    """Tune's experiment state cut short, as a driver killed while it copied the state left it before, and a trial
+    still running by the driver's index."""
+    index = first(experiment, "trial_index-*.json")
+    trials = json.loads(index.read_text())
+    trials[0][1] = "RUNNING"
+    index.write_text(json.dumps(trials))
+    truncate(first(experiment, "experiment_state-*.json"))
+
+
 def first(experiment: Path, pattern: str) -> Path:
     return sorted(experiment.glob(pattern))[0]
 
@@ -129,6 +139,9 @@ def experiment_cases() -> list[Case]:
              lambda e: ["sample", str(e), "--n", "4", "--out", str(e.parent / "no" / "s.npy")], 2, ["--out"]),
         Case("resume of a copy from elsewhere",
              lambda e: (e / "signatures.json").write_text("{}"), lambda e: ["resume", str(e)], 2, ["--trust"]),
+        Case("resume from an experiment state cut short", cut_short_while_running,
+             lambda e: ["resume", str(e), "--trust"], 2,  # not Tune's restart of the sweep in the same folder
+             ["experiment_state-", "damaged", "would start the sweep over", "copy the experiment again"]),
         Case("resume without tuner.pkl", lambda e: (e / "tuner.pkl").unlink(), lambda e: ["resume", str(e)], 2,
              ["tuner.pkl", "cannot be resumed"]),
         Case("resume while another driver holds it",

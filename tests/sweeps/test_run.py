@@ -16,6 +16,7 @@ from analysis import describe_experiment, load_experiment
 from analysis.results import read_state
 from sweeps.cli import main
 from sweeps.experiment import STUDY_FILE, Experiment, trial_index_name
+from sweeps.internals import ADAPTIVE_MIN_S, save_period
 from sweeps.search import open_study_storage
 from tests.drivers import kill_after_first_trial
 
@@ -130,6 +131,12 @@ def test_status_and_list(finished, capsys):
     listing = capsys.readouterr().out
     assert "base" in listing and "2/2" in listing
     assert main(["status", str(finished.parent / "nothing")]) == 2
+
+
+def test_tune_s_state_is_saved_less_often_as_it_grows():
+    assert save_period(0.005, 100_000) == ADAPTIVE_MIN_S  # a few trials: every second
+    assert save_period(0.2, 1_000_000) == pytest.approx(3.8)  # a slow disk: 5% of the driver's time at most
+    assert save_period(0.3, 137_000_000) > 90  # 10,000 trials: 137 MB sent every 91 s, not every 6
 
 
 def test_the_driver_indexes_tune_s_experiment_state(finished, tmp_path):
