@@ -26,7 +26,8 @@ def test_only_changed_files_are_sent_each_whole_and_tune_s_state_last(store, tmp
         seen[name] = read(storage / "exp" / name)
 
     monkeypatch.setattr(internals, "_upload_to_fs_path", spy)
-    files = {"experiment_state-1.json": '{"trials": 1}', "t1/result.json": '{"epoch": 1}\n', "trial_index-1.json": "[1]"}
+    files = {"experiment_state-1.json": '{"trials": 1}', "t1/result.json": '{"epoch": 1}\n',
+             "trial_index-1.json": "[1]"}
     for name, text in files.items():
         (staging / name).write_text(text)
     internals.upload_changes(str(staging), filesystem, target)
