@@ -17,7 +17,8 @@ import optuna
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
 from ray.train._internal import checkpoint_manager
-from ray.train._internal.storage import _delete_fs_path, _FilesystemSyncer, _upload_to_fs_path
+from ray.train._internal import storage as ray_storage
+from ray.train._internal.storage import _delete_fs_path, _FilesystemSyncer
 from ray.tune import Callback
 from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 from ray.tune.execution.tune_controller import TuneController
@@ -270,7 +271,7 @@ def upload_changes(local_path: str, fs, fs_path: str) -> None:
             continue
         target = posixpath.join(fs_path, name)
         draft = posixpath.join(posixpath.dirname(target), f".{posixpath.basename(target)}.partial")
-        _upload_to_fs_path(os.path.join(local_path, name), fs, draft if renamed else target)
+        ray_storage._upload_to_fs_path(os.path.join(local_path, name), fs, draft if renamed else target)
         if renamed:
             fs.move(draft, target)
         sent[name] = (stat.st_size, stat.st_mtime_ns)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from pyarrow import fs
+from ray.train._internal import storage as ray_storage
 
 from sweeps import internals
 
@@ -17,7 +18,7 @@ def test_only_changed_files_are_sent_each_whole_and_tune_s_state_last(store, tmp
     filesystem = fs.LocalFileSystem() if store == "folder" else fs.SubTreeFileSystem(str(storage), fs.LocalFileSystem())
     target = str(storage / "exp") if store == "folder" else "exp"
     sent, seen = [], {}  # each upload's file, and what a reader of storage saw of it meanwhile
-    upload = internals._upload_to_fs_path
+    upload = ray_storage._upload_to_fs_path
 
     def spy(local_path: str, filesystem, fs_path: str) -> None:
         name = Path(local_path).relative_to(staging).as_posix()
@@ -25,7 +26,7 @@ def test_only_changed_files_are_sent_each_whole_and_tune_s_state_last(store, tmp
         sent.append(name)
         seen[name] = read(storage / "exp" / name)
 
-    monkeypatch.setattr(internals, "_upload_to_fs_path", spy)
+    monkeypatch.setattr(ray_storage, "_upload_to_fs_path", spy)
     files = {"experiment_state-1.json": '{"trials": 1}', "t1/result.json": '{"epoch": 1}\n',
              "trial_index-1.json": "[1]"}
     for name, text in files.items():
