@@ -10,6 +10,7 @@ import heapq
 import json
 import os
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,7 @@ def save_experiment_state_adaptively() -> None:
     checkpoint_manager._delete_fs_path = lambda fs, fs_path: _dropped.append((fs, fs_path))
 
 
+UPLOADERS = 16  # files sent at once: an object store answers each after a round trip
 _sent: dict[str, dict[str, tuple[int, int]]] = {}  # "folder target" -> each file's (size, mtime) when last sent
 _SYNC_UP_COMMAND = _FilesystemSyncer._sync_up_command  # Ray's, which the one below replaces where nothing is excluded
 
@@ -258,23 +260,33 @@ def upload_changes_whole() -> None:
 
 
 def upload_changes(local_path: str, fs, fs_path: str) -> None:
-    """Send the files of `local_path` changed since this process last sent them (see upload_changes_whole)."""
+    """Send the files of `local_path` changed since this process last sent them, UPLOADERS at a time, and Tune's
+    experiment state once the rest are up (see upload_changes_whole)."""
     sent, renamed = _sent.setdefault(f"{local_path} {fs_path}", {}), fs.type_name == "local"
-    files = [os.path.relpath(os.path.join(folder, name), local_path)
-             for folder, _, names in os.walk(local_path) for name in names]
-    for name in sorted(files, key=lambda name: name.startswith("experiment_state-")):
-        try:
-            stat = os.stat(os.path.join(local_path, name))
-        except FileNotFoundError:  # replaced or deleted since the walk
-            continue
-        if sent.get(name) == (stat.st_size, stat.st_mtime_ns):
-            continue
+    changed = {}  # name -> (size, mtime)
+    for folder, _, names in os.walk(local_path):
+        for name in names:
+            try:
+                stat = os.stat(os.path.join(folder, name))
+            except FileNotFoundError:  # replaced or deleted since the walk
+                continue
+            name = os.path.relpath(os.path.join(folder, name), local_path)
+            if sent.get(name) != (stat.st_size, stat.st_mtime_ns):
+                changed[name] = (stat.st_size, stat.st_mtime_ns)
+
+    def send(name: str) -> None:
         target = posixpath.join(fs_path, name)
         draft = posixpath.join(posixpath.dirname(target), f".{posixpath.basename(target)}.partial")
         ray_storage._upload_to_fs_path(os.path.join(local_path, name), fs, draft if renamed else target)
         if renamed:
             fs.move(draft, target)
-        sent[name] = (stat.st_size, stat.st_mtime_ns)
+        sent[name] = changed[name]
+
+    states = [name for name in changed if name.startswith("experiment_state-")]
+    with ThreadPoolExecutor(UPLOADERS) as pool:
+        list(pool.map(send, [name for name in changed if name not in states]))
+    for name in states:
+        send(name)
 
 
 def write_trial_index(controller: TuneController, folder: Path) -> None:
