@@ -10,13 +10,16 @@ import heapq
 import json
 import os
 import posixpath
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.storages.journal import JournalFileBackend
 from optuna.storages.journal._file import get_lock_file
+from optuna.trial import TrialState
 from ray.train._internal import checkpoint_manager
 from ray.train._internal import storage as ray_storage
 from ray.train._internal.storage import _delete_fs_path, _FilesystemSyncer
@@ -161,30 +164,74 @@ class WindowedTPE(optuna.samplers.TPESampler):
     def __init__(self, *, window: int = 1000, **kwargs):
         super().__init__(**kwargs)
         self.window = window
+        self.folded: dict = {}  # what Window keeps between asks
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"folded": {}}  # rebuilt at the next ask: not saved with Tune's state
 
     def _sample(self, study, trial, search_space: dict) -> dict:
-        return super()._sample(Window(study, self.window), trial, search_space)
+        return super()._sample(Window(study, self.window, self.__dict__.setdefault("folded", {})), trial, search_space)
 
 
 class Window:
-    """A study that shows TPE at most `size` finished trials (see WindowedTPE)."""
+    """A study that shows TPE at most `size` finished trials (see WindowedTPE). The study lists its trials by
+    number and a finished trial never changes: the leading ones that have all finished are folded once into a
+    Prefix kept in `folded`, and each ask walks only the trials from the oldest unfinished one on. Walking all of
+    them four times an ask was a sixth of a 10,000-trial driver's time."""
 
-    def __init__(self, study, size: int):
-        self.study, self.size = study, size
+    def __init__(self, study, size: int, folded: dict | None = None):
+        self.study, self.size, self.folded = study, size, {} if folded is None else folded
 
     def __getattr__(self, name: str):
         return getattr(self.study, name)
 
     def _get_trials(self, *args, **kwargs) -> list:
         trials = self.study._get_trials(*args, **kwargs)
-        finished = [t for t in trials if t.state.is_finished()]
-        if len(finished) <= self.size or self.study._is_multi_objective():
+        if self.study._is_multi_objective():
             return trials
         sign = 1 if self.study.direction == optuna.study.StudyDirection.MINIMIZE else -1
-        complete = [t for t in finished if t.state == optuna.trial.TrialState.COMPLETE]
-        chosen = {t.number for t in heapq.nsmallest(25, complete, key=lambda t: sign * t.value)}
-        chosen |= {t.number for t in [t for t in finished if t.number not in chosen][len(chosen) - self.size:]}
-        return [t for t in trials if not t.state.is_finished() or t.number in chosen]
+        key = (self.study._study_id, repr(args), repr(sorted(kwargs.items())))
+        prefix = self.folded.get(key)
+        if prefix is None or not prefix.leads(trials):
+            prefix = self.folded[key] = Prefix(self.size, lambda t: sign * t.value)
+        prefix.extend(trials)
+        rest = trials[prefix.count:]
+        finished = [t for t in rest if t.state.is_finished()]
+        if prefix.count + len(finished) <= self.size:
+            return trials
+        best = prefix.best_of([t for t in finished if t.state == TrialState.COMPLETE])
+        chosen = {t.number for t in best}
+        recent = [t for t in chain(reversed(finished), reversed(prefix.last)) if t.number not in chosen]
+        shown = best + recent[:self.size - len(chosen)] + [t for t in rest if not t.state.is_finished()]
+        return sorted(shown, key=lambda t: t.number)
+
+
+class Prefix:
+    """The leading trials of a study's list that have all finished: how many, the number of the last, their 25 best
+    by `key`, and the last `keep` of them (a window's size: its recent trials, past any of the 25 best among them)."""
+
+    def __init__(self, keep: int, key):
+        self.count, self.number, self.best, self.last, self.key = 0, None, [], deque(maxlen=keep), key
+
+    def leads(self, trials: list) -> bool:
+        """Still the first `count` of `trials`: a trial listed ahead of them since (one enqueued, then run) shifts
+        them, and a finished trial never leaves the list."""
+        return self.count == 0 or (len(trials) >= self.count and trials[self.count - 1].number == self.number)
+
+    def best_of(self, complete: list) -> list:
+        """The 25 best of these completed trials and the prefix's, ties to the earlier."""
+        return heapq.nsmallest(25, self.best + complete, key=self.key)
+
+    def extend(self, trials: list) -> None:
+        """Fold in the trials that now lead the list, all finished."""
+        start = self.count
+        while self.count < len(trials) and trials[self.count].state.is_finished():
+            self.count += 1
+        if self.count > start:
+            added = trials[start:self.count]
+            self.number = added[-1].number
+            self.best = self.best_of([t for t in added if t.state == TrialState.COMPLETE])
+            self.last.extend(added)
 
 
 ADAPTIVE_MIN_S = 1.0  # the shortest period between saves of Tune's experiment state

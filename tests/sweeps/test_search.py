@@ -1,5 +1,8 @@
 """The search side on its own, with a real Optuna study in a journal file: conditions, restarts, PBT bounds."""
 
+import heapq
+import random
+
 import optuna
 import pytest
 import yaml
@@ -144,6 +147,38 @@ def test_tpe_models_a_window_of_trials_past_its_size():
     assert len(finished) == 30 and {t.number for t in best} <= {t.number for t in finished}
     assert {t.number for t in running} <= {t.number for t in shown}
     assert max(t.number for t in finished) == 39  # the most recent
+
+
+def test_the_window_kept_between_asks_is_the_window_chosen_anew():
+    """Window folds the leading finished trials once; what it shows is what choosing from every trial shows, as
+    trials finish out of order, fail, tie and are enqueued (an enqueued trial runs ahead of later numbers)."""
+    from sweeps.internals import Window
+
+    def anew(trials: list, size: int) -> list:  # the window chosen from every trial, as it was before folding
+        finished = [t for t in trials if t.state.is_finished()]
+        if len(finished) <= size:
+            return trials
+        complete = [t for t in finished if t.state == optuna.trial.TrialState.COMPLETE]
+        chosen = {t.number for t in heapq.nsmallest(25, complete, key=lambda t: t.value)}
+        chosen |= {t.number for t in [t for t in finished if t.number not in chosen][len(chosen) - size:]}
+        return [t for t in trials if not t.state.is_finished() or t.number in chosen]
+
+    rng, study, running = random.Random(0), optuna.create_study(), []
+    window, states = Window(study, 40), optuna.trial.TrialState
+    queries = [{"states": (states.COMPLETE, states.PRUNED, states.RUNNING)}, {"states": (states.COMPLETE,)}, {}]
+    for step in range(600):
+        if rng.random() < 0.03:
+            study.enqueue_trial({}, skip_if_exists=False)
+        if rng.random() < 0.5 or not running:
+            running.append(study.ask())
+        else:
+            trial = running.pop(rng.randrange(min(len(running), 8)) if rng.random() < 0.9 else -1)
+            state = rng.choices([states.COMPLETE, states.PRUNED, states.FAIL], [8, 1, 1])[0]
+            value = rng.choices([1.0, 2.0, rng.random(), -step], [1, 1, 1, 6])[0]  # ties; the newest mostly best
+            study.tell(trial, value if state == states.COMPLETE else None, state=state)
+        for query in queries:
+            shown = window._get_trials(deepcopy=False, use_cache=True, **query)
+            assert [t.number for t in shown] == [t.number for t in anew(study._get_trials(False, **query), 40)]
 
 
 def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):

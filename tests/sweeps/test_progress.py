@@ -1,0 +1,23 @@
+"""The one-line progress of a running sweep."""
+
+from types import SimpleNamespace
+
+from sweeps.progress import Progress
+
+
+def trial(trial_id: str, status: str, result: dict | None = None) -> SimpleNamespace:
+    """What the progress line reads of one of Tune's trials."""
+    return SimpleNamespace(trial_id=trial_id, status=status, config={"epochs": 2}, last_result=result or {})
+
+
+def test_the_progress_line_counts_each_trial_once_and_reads_only_those_still_going():
+    progress = Progress("val_mse", "min", epochs=2)
+    progress.setup()
+    trials = [trial("a", "RUNNING", {"epoch": 1}), trial("b", "PENDING")]
+    assert progress.summary(trials)[0] == "1 running · 1 pending"
+    trials[0].status, trials[0].last_result = "TERMINATED", {"epoch": 2}
+    trials += [trial("c", "ERROR"), trial("d", "TERMINATED", {"epoch": 1})]  # new trials: one failed, one stopped
+    assert progress.summary(trials)[0] == "1 pending · 1 finished · 1 stopped · 1 errored"
+    trials[0].last_result = None  # an ended trial's outcome is kept, not read again
+    trials[1].status = "RUNNING"
+    assert progress.summary(trials)[0] == "1 running · 1 finished · 1 stopped · 1 errored"
