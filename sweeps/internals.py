@@ -49,6 +49,7 @@ USED = {
                                             "_ExperimentCheckpointManager.sync_up_experiment_state"],
     "optuna.storages.journal._file": ["get_lock_file", "JournalFileBackend._lock", "JournalFileBackend._file_path"],
     "optuna.samplers": ["TPESampler._sample"],
+    "optuna.study": ["Study._get_trials", "Study._is_multi_objective", "Study._study_id"],
 }
 
 

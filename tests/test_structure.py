@@ -80,7 +80,7 @@ def test_every_private_api_used_is_still_there(module, names):
 
 
 # classes whose used internals are methods, not attributes set per instance
-METHODS_OF = ("JsonLoggerCallback", "_ExperimentCheckpointManager", "TPESampler", "TuneController")
+METHODS_OF = ("JsonLoggerCallback", "_ExperimentCheckpointManager", "TPESampler", "TuneController", "_FilesystemSyncer")
 
 
 def test_the_private_attributes_used_are_set_by_their_classes(tmp_path):
@@ -93,7 +93,8 @@ def test_the_private_attributes_used_are_set_by_their_classes(tmp_path):
     searcher = OptunaSearch(metric="x", mode="min", space={"a": optuna.distributions.FloatDistribution(0, 1)})
     study = optuna.create_study()
     study.tell(study.ask(), 1.0)
-    instances = {"OptunaSearch": searcher, "FrozenTrial": study.trials[0], "SearchGenerator": SearchGenerator(searcher),
+    instances = {"OptunaSearch": searcher, "FrozenTrial": study.trials[0], "Study": study,
+                 "SearchGenerator": SearchGenerator(searcher),
                  "WandbLoggerCallback": WandbLoggerCallback(project="p"),
                  "JournalFileBackend": JournalFileBackend(str(tmp_path / "journal"))}
     for module, names in internals.USED.items():
