@@ -49,7 +49,7 @@ USED = {
                                             "_ExperimentCheckpointManager.sync_up_experiment_state"],
     "optuna.storages.journal._file": ["get_lock_file", "JournalFileBackend._lock", "JournalFileBackend._file_path"],
     "optuna.samplers": ["TPESampler._sample"],
-    "optuna.study": ["Study._get_trials", "Study._is_multi_objective", "Study._study_id"],
+    "optuna.study": ["Study._get_trials", "Study._is_multi_objective", "Study._study_id", "Study._storage"],
 }
 
 
@@ -191,7 +191,7 @@ class Window:
         if self.study._is_multi_objective():
             return trials
         sign = 1 if self.study.direction == optuna.study.StudyDirection.MINIMIZE else -1
-        key = (self.study._study_id, repr(args), repr(sorted(kwargs.items())))
+        key = (self.study._storage, self.study._study_id, repr(args), repr(sorted(kwargs.items())))
         prefix = self.folded.get(key)
         if prefix is None or not prefix.leads(trials):
             prefix = self.folded[key] = Prefix(self.size, lambda t: sign * t.value)

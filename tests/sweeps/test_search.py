@@ -180,6 +180,12 @@ def test_the_window_kept_between_asks_is_the_window_chosen_anew():
             shown = window._get_trials(deepcopy=False, use_cache=True, **query)
             assert [t.number for t in shown] == [t.number for t in anew(study._get_trials(False, **query), 40)]
 
+    other = optuna.create_study()  # another storage, the same study id: the same sampler's window keeps them apart
+    for _ in range(700):
+        other.tell(other.ask(), rng.random())
+    shown = Window(other, 40, window.folded)._get_trials(deepcopy=False, use_cache=True)
+    assert [t.number for t in shown] == [t.number for t in anew(other._get_trials(False), 40)]
+
 
 def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
     from sweeps.rounds import best_configs, seed_study
