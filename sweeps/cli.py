@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("experiment", help="the experiment directory, e.g. runs/ae-20261127-101500")
     resume.add_argument("--trust", action="store_true",
                         help="resume an experiment that this user's sweeps on this machine did not write as it is "
-                        "now (copied from elsewhere): resuming unpickles Ray's state, which can run code")
+                        "now (copied from elsewhere, or its driver killed before it signed its files): resuming "
+                        "unpickles Ray's state, which can run code")
     add_address_argument(resume)
     add_data_arguments(resume, dataset=False)
     resume.set_defaults(command=run_resume)

@@ -28,12 +28,16 @@ class Progress(tune.Callback):
         self.seen = 0  # how many of Tune's trials (a list it only appends to) were looked at
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+        self.consider(trial.trial_id, result)
+
+    def consider(self, trial_id: str, result: dict) -> None:
+        """A trial's result, for the best value so far."""
         value = result.get(self.metric)
         if not isinstance(value, (int, float)) or math.isnan(value):
             return
         sign = 1 if self.mode == "min" else -1
         if self.best is None or sign * value < sign * self.best[0]:
-            self.best = (value, trial.trial_id, result.get("epoch", 0))
+            self.best = (value, trial_id, result.get("epoch", 0))
 
     def on_step_end(self, iteration, trials, **info) -> None:
         counts, line = self.summary(trials)
@@ -46,7 +50,9 @@ class Progress(tune.Callback):
 
     def summary(self, trials) -> tuple[str, str]:
         """(trials by outcome, that line with the best value so far)"""
-        self.live.update((trial.trial_id, trial) for trial in trials[self.seen:])
+        for trial in trials[self.seen:]:  # new, or restored by a resume with the results they had
+            self.live[trial.trial_id] = trial
+            self.consider(trial.trial_id, trial.last_result or {})
         self.seen = len(trials)
         counts = Counter(self.ended)
         for trial in list(self.live.values()):

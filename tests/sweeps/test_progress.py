@@ -21,3 +21,12 @@ def test_the_progress_line_counts_each_trial_once_and_reads_only_those_still_goi
     trials[0].last_result = None  # an ended trial's outcome is kept, not read again
     trials[1].status = "RUNNING"
     assert progress.summary(trials)[0] == "1 running · 1 finished · 1 stopped · 1 errored"
+
+
+def test_a_resumed_sweep_s_progress_line_starts_from_the_best_its_restored_trials_reached():
+    progress = Progress("val_mse", "min", epochs=2)
+    progress.setup()
+    restored = [trial("a", "TERMINATED", {"val_mse": 0.1, "epoch": 2}), trial("b", "PENDING", {"val_mse": 0.3})]
+    assert progress.summary(restored)[1] == "1 pending · 1 finished | best val_mse 0.1 (trial a, epoch 2)"
+    progress.on_trial_result(0, restored, restored[1], {"val_mse": 0.05, "epoch": 2})
+    assert progress.summary(restored)[1].endswith("best val_mse 0.05 (trial b, epoch 2)")
