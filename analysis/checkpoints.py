@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from torch import nn
-
-from analysis.results import Results, best_checkpoint, best_trials, open_results
-from sweeps.errors import SweepError
+from experiments.errors import SweepError
+from experiments.experiment import Experiment, subfolders
+from experiments.trials import Results, best_trials, open_results
 from trainables.config import parse_config
-from trainables.data import Data
-from trainables.family import Family
+from trainables.family import TrainedModel
 from trainables.state import STATE_FILE, load_state
-
-
-@dataclass
-class TrainedModel:
-    family: Family
-    cfg: object  # the family's typed config
-    network: nn.Module  # what the family's `build` makes of the checkpoint, in eval mode
-    trial_id: str
-    epoch: int  # the epoch the checkpoint was taken after
-
-    def images(self, n: int, seed: int = 0, data: Data | None = None) -> np.ndarray:
-        """n images (n, 28, 28) in [0, 1]: samples, or reconstructions of the first n test digits of `data`."""
-        if not self.family.samples and data is None:
-            raise ValueError(f"{self.family.name} shows reconstructions of test digits: pass data=")
-        return self.family.images(self, n, seed, data)
 
 
 def pick_trial(results: Results, trial_id: str | None = None) -> str:
@@ -41,6 +22,28 @@ def pick_trial(results: Results, trial_id: str | None = None) -> str:
     if best.empty:
         raise SweepError(f"no trial of {results.path} reported {spec.metric[0]} yet: nothing to load")
     return best["trial_id"].iloc[0]
+
+
+def best_checkpoint(results: Results, trial_id: str):
+    """A trial's best kept checkpoint by the sweep's metric, else its latest; None if it kept none."""
+    experiment, metric, trial = results.experiment, results.spec.metric[0], results.trial(trial_id)
+    history, folder = trial.history, trial.folder
+    if "checkpoint_dir_name" not in history:
+        return None
+    kept = history[history["checkpoint_dir_name"].isin(subfolders(f"{experiment.path}/{folder}"))]
+    if kept.empty:
+        return None
+    scored = kept.dropna(subset=[metric]) if metric in kept else kept.iloc[:0]
+    if len(scored):
+        kept = scored.sort_values(metric, ascending=results.spec.mode[0] == "min", kind="stable")
+        return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[0])
+    return checkpoint_at(experiment, folder, kept["checkpoint_dir_name"].iloc[-1])
+
+
+def checkpoint_at(experiment: Experiment, folder: str, name: str):
+    from ray import tune
+
+    return tune.Checkpoint(f"{experiment.path}/{folder}/{name}")
 
 
 def load_trained(source: str | Results, trial_id: str | None = None, device: str = "cpu") -> TrainedModel:

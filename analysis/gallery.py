@@ -1,5 +1,5 @@
 """The figures model families share: sample grids, t-SNE maps, reconstructions, interpolation, latent arithmetic.
-Each family's `panels` (trainables/families/) chooses and captions them."""
+Each family's `panels` (analysis/panels/) chooses and captions them."""
 
 from __future__ import annotations
 

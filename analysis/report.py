@@ -5,26 +5,36 @@ from __future__ import annotations
 import dataclasses
 import html
 import logging
-from urllib.parse import quote
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 import torch
 
 from analysis import figures
-from analysis.checkpoints import TrainedModel, load_trained
+from analysis.checkpoints import load_trained
 from analysis.gallery import Panel
+from analysis.panels import panels_of
 from analysis.results import (
-    Results, best_trials, format_value, latest_rerun, learning_curves, mean_std_text,
-    open_results, parameter_importance, rank_correlation, rerun_summary, shown_columns, start_trial, sweep_cost,
+    latest_rerun,
+    learning_curves,
+    mean_std_text,
+    parameter_importance,
+    rank_correlation,
+    rerun_summary,
+    shown_columns,
+    start_trial,
+    sweep_cost,
 )
-from sweeps.errors import SweepError
-from sweeps.experiment import Experiment, load_inputs
-from sweeps.spec import SweepSpec
+from experiments.errors import SweepError
+from experiments.experiment import Experiment, load_inputs
+from experiments.spec import SweepSpec
+from experiments.trials import Results, best_trials, format_value, open_results
 from trainables.data import Data
+from trainables.family import TrainedModel
 from trainables.judge import Judge
 from trainables.metrics import SampleScorer
 
@@ -93,7 +103,7 @@ def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, see
              f"Experiment: <code>{html.escape(experiment.path)}</code></p>",
              best_config_html(source, spec, trained, summary)]
     parts.append("<h3>Figures of the best model</h3>")
-    parts += [panel_html(out, name, panel) for panel in spec.family.panels(trained, data, judge, seed)]
+    parts += [panel_html(out, name, panel) for panel in panels_of(spec.family)(trained, data, judge, seed)]
     parts.append("<h3>The sweep</h3>")
     parts += [panel_html(out, name, panel) for panel in sweep_panels(results)]
     parts.append("<h3>Trials</h3>" + trials_html(results, name, data, out, seed))

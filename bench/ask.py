@@ -21,7 +21,7 @@ def ask_ms(sampler, finished: int, running: int, asks: int, folder: str) -> dict
     """Median and p99 ms of `asks` asks, each followed by a tell of the oldest running trial (R stay running)."""
     import optuna
 
-    from sweeps.internals import UnsyncedJournal
+    from experiments.internals import UnsyncedJournal
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = {"lr": optuna.distributions.FloatDistribution(1e-4, 3e-2, log=True),

@@ -17,7 +17,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import build_parser, emit, quiet_tune, run, run_sweep
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
 
 SPECS = Path(__file__).resolve().parents[1] / "sweeps" / "specs"
 VERBS = ("train", "run", "resume", "status", "list", "analyze", "rerun", "sample", "report", "demo")

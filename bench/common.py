@@ -61,7 +61,7 @@ def emit(results: dict, summary: list[str]) -> None:
 def run_sweep(spec, storage: str, data_dir: str | None) -> tuple[object, dict[str, float]]:
     """Run a sweep as `sweeps run` does (a local Ray started and stopped), timing each phase in seconds, and
     the CPU seconds the driver spent during the trials."""
-    from sweeps.experiment import load_inputs, new_experiment
+    from experiments.experiment import load_inputs, new_experiment
     from sweeps.launch import start_sweep
     from sweeps.session import connected
 

@@ -20,9 +20,9 @@ import tempfile
 import time
 from statistics import median
 
-from analysis.results import load_experiment
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
+from experiments.trials import load_experiment
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ import tempfile
 from statistics import median
 
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
-from sweeps.experiment import ENVIRONMENT_FILE
-from sweeps.spec import load_spec
+from experiments.experiment import ENVIRONMENT_FILE
+from experiments.spec import load_spec
 from trainables.registry import FAMILIES
 
 

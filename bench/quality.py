@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from bench.common import build_parser, emit, limit_threads, run
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
 from trainables.config import parse_config
 from trainables.data import DATASETS, load_data
 from trainables.judge import load_judge

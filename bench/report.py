@@ -19,7 +19,7 @@ from pathlib import Path
 from statistics import median
 
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
 
 SPECS = Path(__file__).resolve().parents[1] / "sweeps" / "specs"
 CHEAP = ["fixed.epochs=1", "data.limit=20", "scheduler={type: none}", "start_with=[]", "max_concurrent=2"]

@@ -93,7 +93,7 @@ class Probes:
         from ray.train._internal import storage
         from ray.tune.execution.tune_controller import TuneController
 
-        from sweeps.experiment import Experiment
+        from experiments.experiment import Experiment
         from sweeps.search import StudySearch
 
         self.asks, self.tells, self.saves, self.uploaded, self.finished = [], [], [], 0, 0
@@ -151,7 +151,7 @@ def storage_root(folder: str, args) -> str:
 def drive(n: int, path: str, args, resume: bool = False) -> dict:
     """Run (or resume) the sweep of n synthetic trials at `path` in this process; what the probes saw."""
     import sweeps
-    from sweeps.experiment import Experiment, new_experiment, open_experiment
+    from experiments.experiment import Experiment, new_experiment, open_experiment
     from sweeps.launch import start_sweep
     from sweeps.session import connected
     from trainables.data import load_data
@@ -244,8 +244,8 @@ def timed(command: list[str], timeout: float, env: dict | None = None) -> float 
 
 def reading(n: int, path: str, folder: str, args) -> dict:
     """How long the user's commands take on the finished experiment."""
-    from analysis.results import load_experiment
-    from sweeps.experiment import Experiment, load_latest_study
+    from experiments.experiment import Experiment, load_latest_study
+    from experiments.trials import load_experiment
 
     sweeps = [sys.executable, "-m", "sweeps.cli"]
     times = {"status_s": timed([*sweeps, "status", path], 600), "analyze_s": timed([*sweeps, "analyze", path], 600)}

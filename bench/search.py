@@ -18,9 +18,10 @@ import tempfile
 import time
 from statistics import median
 
-from analysis.results import learning_curves, load_experiment
+from analysis.results import learning_curves
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
+from experiments.trials import load_experiment
 
 SIDES = {
     "tpe_asha": [],

@@ -18,7 +18,7 @@ from statistics import median
 
 from bench.common import build_parser, emit, quiet_tune, ratio, run, run_sweep
 from bench.search import best_by, epoch_times
-from sweeps.spec import load_spec
+from experiments.spec import load_spec
 
 
 def sweep(overrides: list[str], storage: str, data_dir: str | None) -> dict:

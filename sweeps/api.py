@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sweeps.errors import SweepError
+from experiments.errors import SweepError
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from sweeps.spec import SweepSpec
+    from experiments.spec import SweepSpec
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Sweep:
     the commands that go on from it. Each call reads the experiment as it is now."""
 
     def __init__(self, path: str):
-        from sweeps.experiment import open_experiment
+        from experiments.experiment import open_experiment
 
         self.experiment, self.spec = open_experiment(path)
 
@@ -52,7 +52,7 @@ class Sweep:
 
     def trials(self) -> pd.DataFrame:
         """One row per trial (see `analysis.load_experiment`), best first."""
-        from analysis.results import load_experiment
+        from experiments.trials import load_experiment
 
         return load_experiment(self.path)
 
@@ -64,14 +64,14 @@ class Sweep:
 
     def best(self, k: int = 1) -> pd.DataFrame:
         """The `k` best trials by the sweep's metric, errored and diverged ones left out."""
-        from analysis.results import best_trials
+        from experiments.trials import best_trials
 
         return best_trials(self.trials(), self.spec.metric[0], self.spec.mode[0], k)
 
     def rerun(self, top: int = 3, seeds: int = 3, epochs: int | None = None, overrides: Mapping[str, Any] | None = None,
               name: str | None = None, address: str | None = None, **data: Any) -> Sweep:
         """Retrain the `top` best configs with `seeds` seeds each on Ray (see `sweeps rerun`); returns the rerun."""
-        from sweeps.experiment import load_inputs
+        from experiments.experiment import load_inputs
         from sweeps.rerun import plan_rerun, start_rerun
         from sweeps.session import connected
 
@@ -130,9 +130,9 @@ def run(sweep: str | Path | Mapping | SweepSpec, preset: str | None = None, over
     """Run a sweep (a sweep file's path, the same as a dict, or a validated spec) to its end on Ray: a local Ray,
     or the cluster at `address`. `warm_start`: an earlier experiment whose trials seed this sweep's study.
     `data`: data_dir, cache_dir, offline. Returns the experiment, STORAGE/NAME."""
-    from sweeps.experiment import load_inputs, new_experiment
+    from experiments.experiment import load_inputs, new_experiment
+    from experiments.rounds import warm_start_source
     from sweeps.launch import start_sweep
-    from sweeps.rounds import warm_start_source
     from sweeps.session import connected
 
     spec = resolve_spec(sweep, preset, overrides, warm_start)
@@ -153,11 +153,11 @@ def run(sweep: str | Path | Mapping | SweepSpec, preset: str | None = None, over
 
 def resume(path: str, address: str | None = None, trust: bool = False, **data: Any) -> Sweep:
     """Go on with an interrupted sweep (see `sweeps resume`); `trust` one this user's sweeps here did not write."""
-    from analysis.results import is_complete, trial_table
-    from sweeps.experiment import load_inputs, open_experiment
+    from experiments.experiment import load_inputs, open_experiment
+    from experiments.trials import is_complete, trial_table
+    from experiments.trust import check_resumable
     from sweeps.launch import check_restorable, resume_sweep
     from sweeps.session import connected
-    from sweeps.trust import check_resumable
 
     experiment, spec = open_experiment(path)
     experiment.check_unlocked()  # both before the data loads
@@ -177,9 +177,9 @@ def extend(path: str, num_samples: int | None = None, preset: str | None = None,
     """Run `num_samples` more trials (default: as many as the last round) of a finished or interrupted sweep, in
     its experiment, with the search space changed by `preset` and `overrides` (e.g. {"search.lr.high": 0.1}):
     its study starts from every earlier trial that fits the new space (see `sweeps extend`)."""
-    from sweeps.experiment import load_inputs, open_experiment
+    from experiments.experiment import load_inputs, open_experiment
+    from experiments.rounds import plan_extension
     from sweeps.launch import check_same_data, extend_sweep
-    from sweeps.rounds import plan_extension
     from sweeps.session import connected
 
     experiment, spec = open_experiment(path)
@@ -197,7 +197,7 @@ def resolve_spec(sweep: str | Path | Mapping | SweepSpec, preset: str | None = N
     """A validated sweep file from a path, a dict or a spec, with a preset, overrides and a warm start applied."""
     import yaml
 
-    from sweeps.spec import SweepSpec, dump_spec, load_spec, read_spec
+    from experiments.spec import SweepSpec, dump_spec, load_spec, read_spec
 
     pairs = override_pairs(overrides)
     if warm_start is not None:  # as a path string in YAML, whatever its characters

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from sweeps.errors import SweepError
+from experiments.errors import SweepError
 from trainables.config import ConfigError, describe_fields, parse_config
 from trainables.data import DATASETS, MIN_IMAGES, DataError, fetch_missing
 from trainables.registry import FAMILIES
@@ -250,7 +250,7 @@ def run_train(args: argparse.Namespace) -> int:
     model, config, dataset, limit = args.model, {}, args.dataset or "mnist", args.limit
     if args.source:
         from analysis.checkpoints import pick_trial
-        from analysis.results import open_results
+        from experiments.trials import open_results
 
         results = open_results(args.source)
         experiment, sweep = results.experiment, results.spec
@@ -271,28 +271,28 @@ def run_run(args: argparse.Namespace) -> int:
 
     spec = resolve_spec(args.file, args.preset, args.overrides, args.warm_start)
     if args.check:
-        from sweeps.spec import dump_spec
+        from experiments.spec import dump_spec
 
         print(dump_spec(spec), end="")
         return 0
+    from analysis.summary import report_results
     from sweeps.api import run
-    from sweeps.summary import report_results
 
     sweep = run(spec, storage=args.storage, name=args.name, address=args.address, **data_options(args))
     return report_results(sweep.experiment, sweep.spec)
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    from analysis.summary import report_results
     from sweeps.api import resume
-    from sweeps.summary import report_results
 
     sweep = resume(args.experiment, args.address, args.trust, **data_options(args))
     return report_results(sweep.experiment, sweep.spec)
 
 
 def run_extend(args: argparse.Namespace) -> int:
+    from analysis.summary import report_results
     from sweeps.api import extend
-    from sweeps.summary import report_results
 
     sweep = extend(args.experiment, args.num_samples, args.preset, args.overrides, args.address, **data_options(args))
     return report_results(sweep.experiment, sweep.spec)
@@ -325,14 +325,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from sweeps.summary import analyze
+    from analysis.summary import analyze
 
     return analyze(args.experiment, args.top)
 
 
 def run_rerun(args: argparse.Namespace) -> int:
+    from analysis.summary import summarise_rerun
     from sweeps.api import open as open_sweep
-    from sweeps.summary import summarise_rerun
 
     sweep = open_sweep(args.experiment)
     rerun = sweep.rerun(args.top, args.seeds, args.epochs, parse_overrides(args.overrides), args.name, args.address,
@@ -361,8 +361,8 @@ def run_sample(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     from analysis.report import write_report
+    from experiments.experiment import open_experiment
     from sweeps.api import default_report_dir
-    from sweeps.experiment import open_experiment
 
     for path in args.experiments:  # missing data is fetched (or refused) before the first figure is drawn
         fetch_missing(open_experiment(path)[1].data.dataset, args.data_dir, args.offline)

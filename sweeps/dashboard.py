@@ -8,8 +8,8 @@ from pathlib import Path
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from sweeps.errors import SweepError
-from sweeps.experiment import RERUN_FILE, Experiment, open_experiment, open_study_storage
+from experiments.errors import SweepError
+from experiments.experiment import RERUN_FILE, Experiment, open_experiment, open_study_storage
 
 HOST = "127.0.0.1"  # the dashboard can change the study (tell or delete trials): never open to the network
 INSTALL = "pip install 'latent-sweeps[dashboard]'"

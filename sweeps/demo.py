@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 from analysis.report import write_report
-from sweeps.experiment import load_inputs, new_experiment
+from analysis.summary import report_results, summarise_rerun
+from experiments.experiment import load_inputs, new_experiment
+from experiments.spec import SweepSpec, load_spec
 from sweeps.launch import start_sweep
-from sweeps.rerun import plan_rerun
+from sweeps.rerun import plan_rerun, start_rerun
 from sweeps.session import connected
-from sweeps.summary import report_results, rerun_and_summarise
-from sweeps.spec import SweepSpec, load_spec
 from trainables.data import DATASETS, MissingDataError, fetch_missing, raw_folder
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ def run_demo(models: list[str], preset: str, storage: str, dataset: str | None, 
             report_results(experiment, spec)
             rerun_spec, record = plan_rerun(experiment, spec, top, seeds, None, {})
             log.info("\n== %s: rerun of the best %d configs with %d seeds each", spec.model, top, seeds)
-            rerun_and_summarise(experiment, rerun_spec, record, data, judge, "demo")
+            rerun = start_rerun(experiment, rerun_spec, record, data, judge, "demo", ["sweeps", *sys.argv[1:]])
+            summarise_rerun(rerun.path, spec.metric[0])
             experiments.append(experiment.path)
             log.info("== %s: sweep and rerun took %.0f s", spec.model, time.perf_counter() - model_started)
     log.info("\n== report (sweeps and reruns took %.0f s)", time.perf_counter() - started)

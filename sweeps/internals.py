@@ -1,6 +1,7 @@
-"""Every private Ray and Optuna API the project uses, each with why no public one does the job.
+"""Every private Ray and Optuna API the launcher uses, each with why no public one does the job (the storage
+layer's: experiments/internals.py).
 
-pyproject.toml bounds Ray and Optuna to the versions these are tested with; tests/sweeps/test_internals.py fails,
+pyproject.toml bounds Ray and Optuna to the versions these are tested with; tests/test_structure.py fails,
 naming the module, where one of them moved.
 """
 
@@ -17,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import get_lock_file
 from optuna.trial import TrialState
 from ray.train._internal import checkpoint_manager
 from ray.train._internal import storage as ray_storage
@@ -28,7 +27,7 @@ from ray.tune.execution.experiment_state import _ExperimentCheckpointManager
 from ray.tune.execution.tune_controller import TuneController
 from ray.tune.logger import JsonLoggerCallback
 
-from sweeps.experiment import trial_index_name
+from experiments.experiment import trial_index_name
 
 # Where each internal lives, for the test that checks they are all still there.
 USED = {
@@ -47,7 +46,6 @@ USED = {
     "ray.tune.execution.experiment_state": ["_ExperimentCheckpointManager.on_trial_checkpoint",
                                             "_ExperimentCheckpointManager._update_auto_checkpoint_time",
                                             "_ExperimentCheckpointManager.sync_up_experiment_state"],
-    "optuna.storages.journal._file": ["get_lock_file", "JournalFileBackend._lock", "JournalFileBackend._file_path"],
     "optuna.samplers": ["TPESampler._sample"],
     "optuna.study": ["Study._get_trials", "Study._is_multi_objective", "Study._study_id", "Study._storage"],
 }
@@ -143,17 +141,6 @@ class EndWandbRuns(Callback):
         for trial in trials:
             if trial in self.wandb._trial_logging_actors:  # its run is still open (no public accessor)
                 self.wandb.log_trial_end(trial)
-
-
-class UnsyncedJournal(JournalFileBackend):
-    """Optuna's journal file without its fsync after each record: a killed driver loses nothing the kernel holds
-    (only a crash of the machine could), and a dozen fsyncs a trial (10 ms each here) were a tenth of the driver's
-    time at a hundred trials (bench/scale.py)."""
-
-    def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        with get_lock_file(self._lock):
-            with open(self._file_path, "ab") as f:
-                f.write(("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode())
 
 
 class WindowedTPE(optuna.samplers.TPESampler):

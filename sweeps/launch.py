@@ -16,20 +16,30 @@ from pathlib import Path
 
 from ray import tune
 
-from sweeps.experiment import (
-    DRIVER_FILE, ENVIRONMENT_FILE, SWEEP_FILE, Experiment, driving, load_latest_study, open_experiment,
+from experiments.errors import SweepError
+from experiments.experiment import (
+    DRIVER_FILE,
+    ENVIRONMENT_FILE,
+    SWEEP_FILE,
+    Experiment,
+    driving,
+    load_latest_study,
+    open_experiment,
     open_study_storage,
 )
+from experiments.rounds import record_round, rounds_of, warm_start_source
+from experiments.spec import SweepSpec, dump_spec
+from experiments.trust import check_resumable, sign
 from sweeps.internals import (
-    EndWandbRuns, KeptResults, delete_unnamed_checkpoints, keep_starting_actors, save_experiment_state_adaptively,
+    EndWandbRuns,
+    KeptResults,
+    delete_unnamed_checkpoints,
+    keep_starting_actors,
+    save_experiment_state_adaptively,
     upload_changes_whole,
 )
 from sweeps.progress import Progress
-from sweeps.rounds import best_configs, record_round, rounds_of, seed_study, warm_start_source
-from sweeps.search import build_scheduler, build_searcher, movable, param_space
-from sweeps.errors import SweepError
-from sweeps.spec import SweepSpec, dump_spec
-from sweeps.trust import check_resumable, sign
+from sweeps.search import best_configs, build_scheduler, build_searcher, movable, param_space, seed_study
 from trainables.data import Data
 from trainables.tune import build_trainable
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 from ray import tune
 
-from analysis.results import trial_outcome
+from experiments.trials import trial_outcome
 
 
 class Progress(tune.Callback):

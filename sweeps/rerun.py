@@ -9,11 +9,11 @@ import logging
 from ray import tune
 from ray.tune.search import BasicVariantGenerator
 
-from analysis.results import best_trials, trial_table
-from sweeps.errors import SweepError
-from sweeps.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
+from experiments.errors import SweepError
+from experiments.experiment import ENVIRONMENT_FILE, RERUN_FILE, RERUNS, SWEEP_FILE, Experiment, new_experiment
+from experiments.spec import NoScheduler, SweepSpec, dump_spec
+from experiments.trials import best_trials, trial_table
 from sweeps.launch import describe_environment, run_config, run_tuner, trainable, trial_dirname
-from sweeps.spec import NoScheduler, SweepSpec, dump_spec
 from trainables.config import parse_config
 from trainables.data import Data
 from trainables.registry import FAMILIES

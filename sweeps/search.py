@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
+import warnings
 from typing import Any
 
 import optuna
@@ -11,9 +14,11 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, PopulationBasedTra
 from ray.tune.search import BasicVariantGenerator, ConcurrencyLimiter, SearchAlgorithm, Searcher, SearchGenerator
 from ray.tune.search.optuna import OptunaSearch
 
+from experiments.experiment import Experiment, driven, open_study_storage
+from experiments.spec import SweepSpec, holds
 from sweeps import internals
-from sweeps.experiment import Experiment, driven, open_study_storage
-from sweeps.spec import SweepSpec, holds
+
+log = logging.getLogger(__name__)
 
 
 class SearchSpace:
@@ -232,3 +237,44 @@ def tune_space(spec: SweepSpec) -> dict[str, Any]:
 def param_space(spec: SweepSpec) -> dict[str, Any]:
     """Tuner's param_space: empty for Optuna, which returns the fixed values from its define-by-run space."""
     return {**tune_space(spec), **spec.fixed} if spec.scheduler.type == "pbt" else {}
+
+
+SEEDED = ("COMPLETE", "PRUNED")  # the states of the earlier trials a new study starts from
+
+
+def seed_study(study, earlier: list, earlier_spec: SweepSpec, spec: SweepSpec) -> list:
+    """Add the finished and pruned trials of an earlier study (`earlier`, its trials) to `study`, in `spec`'s search
+    space, with their values, intermediate values and attributes: a parameter they lack takes the value they ran
+    with (`earlier_spec`'s fixed value, or the model's default). Trials outside the space (a narrowed range, a
+    dropped choice) are left out of the study: TPE cannot place them, and they stay in the trial table. Returns
+    the trials added."""
+    space, added, outside = SearchSpace(spec), [], 0
+    defaults = dataclasses.asdict(earlier_spec.fixed_config())
+    for old in earlier:
+        if old.state.name not in SEEDED:
+            continue
+        fixed = optuna.trial.FixedTrial({**defaults, **old.params})
+        try:
+            with warnings.catch_warnings():  # a number out of range warns here, and is refused by create_trial
+                warnings.simplefilter("ignore")
+                space(fixed)  # a dropped choice raises
+            trial = optuna.trial.create_trial(
+                state=old.state, values=old.values if old.state.name == "COMPLETE" else None,
+                params=fixed.params, distributions=fixed.distributions, user_attrs=old.user_attrs,
+                intermediate_values=old.intermediate_values,
+            )
+        except ValueError:
+            outside += 1
+            continue
+        study.add_trial(trial)
+        added.append(trial)
+    log.info("study %s: %d earlier trials added, %d outside the search space left out", study.study_name,
+             len(added), outside)
+    return added
+
+
+def best_configs(trials: list, spec: SweepSpec, k: int) -> list[dict]:
+    """The searched values of the `k` best finished trials (by the first metric), diverged ones left out."""
+    finished = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("diverged")]
+    finished.sort(key=lambda t: t.values[0], reverse=spec.mode[0] == "max")
+    return [dict(t.params) for t in finished[:k]]

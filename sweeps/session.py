@@ -6,8 +6,9 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from experiments.errors import SweepError
 from sweeps import internals
-from sweeps.errors import SweepError
+
 
 @contextlib.contextmanager
 def connected(address: str | None, log_file):

@@ -7,7 +7,7 @@ import time
 
 import torch
 
-from analysis.results import format_value
+from experiments.trials import format_value
 from trainables.data import load_data
 from trainables.family import Family
 from trainables.judge import load_judge

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 
+from trainables.config.autoencoder import AEConfig
 from trainables.data import Data
-from trainables.families.autoencoder import AEConfig
 from trainables.metrics import EVAL_SEED, batched, knn_accuracy, mse, psnr
 from trainables.models.ae import Autoencoder
 from trainables.state import batches, restore, seed_everything, snapshot

@@ -1,8 +1,8 @@
-"""What makes a model a model: one record per family, from its typed config to the figures the report shows.
+"""What makes a model a model: one record per family, from its typed config to the images a trained one draws.
 
-A family module (trainables/families/) defines its config and its record; the functions in the record import
-torch, the training loop and the figure code when first called, so that reading a sweep file or an experiment
-(`sweeps status`, `--help`) never loads them.
+A family module (trainables/families/) defines its record around its config (trainables/config/); the functions in
+the record import torch and the training loop when first called, so that reading a sweep file or an experiment
+(`sweeps status`, `--help`) never loads them. The report's figures of each family live in analysis/panels/.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from analysis.checkpoints import TrainedModel
-    from analysis.gallery import Panel
     from trainables.data import Data
     from trainables.judge import Judge
 
@@ -42,7 +40,7 @@ TUNE_METRICS = each_epoch(time_total_s="min", time_this_iter_s="min")  # Tune ad
 
 @dataclass(frozen=True)
 class Family:
-    """One model family end to end: its config, its training loop, its checkpoints, its metrics and its figures."""
+    """One model family: its config, its training loop, its checkpoints, its metrics and the images it draws."""
 
     name: str  # as sweep files and the CLI say it: `model: gan`
     title: str  # the report's heading
@@ -55,7 +53,23 @@ class Family:
     # n images (n, 28, 28) in [0, 1] of a trained model: novel samples, or (where not `samples`) reconstructions
     # of the first n test digits of the data. The report's thumbnails, calibration rows and `sweeps sample`.
     images: Callable[[TrainedModel, int, int, Data | None], np.ndarray]
-    panels: Callable[[TrainedModel, Data, Judge | None, int], list[Panel]]  # the report's figures of the model
     mutable: tuple[str, ...]  # fields population-based training may change mid-training
     needs_judge: bool  # its sample metrics and figures need the judge classifier
     samples: bool  # `images` are novel samples, not reconstructions (which need the data)
+
+
+@dataclass
+class TrainedModel:
+    """A family's network rebuilt from a trial's checkpoint (analysis/checkpoints.py) or a training state."""
+
+    family: Family
+    cfg: object  # the family's typed config
+    network: torch.nn.Module  # what the family's `build` makes of the checkpoint, in eval mode
+    trial_id: str
+    epoch: int  # the epoch the checkpoint was taken after
+
+    def images(self, n: int, seed: int = 0, data: Data | None = None) -> np.ndarray:
+        """n images (n, 28, 28) in [0, 1]: samples, or reconstructions of the first n test digits of `data`."""
+        if not self.family.samples and data is None:
+            raise ValueError(f"{self.family.name} shows reconstructions of test digits: pass data=")
+        return self.family.images(self, n, seed, data)

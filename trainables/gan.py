@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
+from trainables.config.gan import GANConfig
 from trainables.data import Data
-from trainables.families.gan import GANConfig
 from trainables.judge import Judge
 from trainables.metrics import EVAL_SEED, NUM_CLASSES, SampleScorer, batched
 from trainables.models.gan import Discriminator, Generator, to_pixels, to_tanh_range

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 
+from trainables.config.glo import GLOConfig
 from trainables.data import Data
-from trainables.families.glo import GLOConfig
 from trainables.gan import generate
 from trainables.judge import Judge
 from trainables.metrics import EVAL_SEED, SampleScorer, knn_accuracy, mse, psnr

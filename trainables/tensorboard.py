@@ -18,7 +18,7 @@ from tensorboardX.proto.event_pb2 import Event
 from tensorboardX.proto.summary_pb2 import Summary
 
 from trainables.data import Data
-from trainables.family import Family
+from trainables.family import Family, TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,6 @@ SEED = 0  # the same latents every epoch, so that each slot shows one draw as tr
 def draw_grid(family: Family, cfg, data: Data, state: dict) -> np.ndarray:
     """A (4 * 28, 4 * 28) grid in [0, 1] of a training state's `images`: samples of fixed latents, or the
     reconstructions of the first 16 test digits."""
-    from analysis.checkpoints import TrainedModel
-
     # A new network draws its first weights from torch's global generator, which training goes on drawing from.
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         network = family.build(cfg, state).eval()

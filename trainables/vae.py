@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainables.config.vae import VAEConfig
 from trainables.data import Data
-from trainables.families.vae import VAEConfig
 from trainables.judge import Judge
 from trainables.metrics import EVAL_SEED, SampleScorer, batched, knn_accuracy, mse, psnr
 from trainables.models.ae import Decoder, Encoder

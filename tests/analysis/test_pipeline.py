@@ -15,11 +15,17 @@ import yaml
 
 import sweeps.demo
 from analysis import best_trials, learning_curves, load_experiment, parameter_importance, report
-from analysis.results import format_value, open_results, rank_correlation, rerun_summary, start_trial, sweep_cost
-from sweeps.cli import main
-from sweeps.experiment import (
-    ENVIRONMENT_FILE, RERUN_FILE, STUDY_FILE, Experiment, open_experiment, open_study_storage,
+from analysis.results import rank_correlation, rerun_summary, start_trial, sweep_cost
+from experiments.experiment import (
+    ENVIRONMENT_FILE,
+    RERUN_FILE,
+    STUDY_FILE,
+    Experiment,
+    open_experiment,
+    open_study_storage,
 )
+from experiments.trials import format_value, open_results
+from sweeps.cli import main
 from sweeps.rerun import version_warnings
 from tests.analysis.browser import load_page
 from tests.families import NAMES

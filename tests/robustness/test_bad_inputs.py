@@ -324,7 +324,7 @@ def test_a_second_run_of_the_same_name_is_refused_while_the_first_runs(tmp_path,
 
 
 def test_a_stale_lock_is_taken_over(tmp_path):
-    from sweeps.experiment import Experiment
+    from experiments.experiment import Experiment
 
     experiment = Experiment(str(tmp_path), "stale")
     (tmp_path / "stale").mkdir()

@@ -11,11 +11,11 @@ from pathlib import Path
 import optuna
 import pytest
 
+from experiments.experiment import RERUN_FILE, SWEEP_FILE, Experiment, open_study_storage
+from experiments.spec import dump_spec, load_spec
 from sweeps.cli import main
 from sweeps.dashboard import INSTALL
-from sweeps.experiment import RERUN_FILE, SWEEP_FILE, Experiment, open_study_storage
 from sweeps.search import SearchSpace
-from sweeps.spec import dump_spec, load_spec
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 CURVES = {"COMPLETE": [0.09, 0.06, 0.05], "PRUNED": [0.2]}  # val_mse per epoch; the scheduler stopped the second

@@ -13,8 +13,8 @@ import ray
 import yaml
 
 import sweeps
+from experiments.experiment import open_study_storage
 from sweeps.cli import main
-from sweeps.experiment import open_study_storage
 from tests.conftest import start_local_ray
 from tests.drivers import kill_after_first_trial
 

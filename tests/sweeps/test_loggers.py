@@ -11,12 +11,12 @@ import ray
 import yaml
 from ray.air.integrations.wandb import WandbLoggerCallback
 
-from sweeps import spec as spec_module
+from experiments import spec as spec_module
+from experiments.experiment import Experiment
+from experiments.spec import load_spec
 from sweeps.cli import main
-from sweeps.experiment import Experiment
 from sweeps.internals import EndWandbRuns
 from sweeps.launch import build_loggers
-from sweeps.spec import load_spec
 
 SPECS = Path(__file__).parents[2] / "sweeps" / "specs"
 

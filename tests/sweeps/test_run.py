@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from analysis import describe_experiment, load_experiment
-from analysis.results import read_state
+from experiments.experiment import STUDY_FILE, Experiment, trial_index_name
+from experiments.trials import read_state
 from sweeps.cli import main
-from sweeps.experiment import STUDY_FILE, Experiment, trial_index_name
 from sweeps.internals import ADAPTIVE_MIN_S, save_period
 from sweeps.search import open_study_storage
 from tests.drivers import kill_after_first_trial

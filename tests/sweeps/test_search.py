@@ -7,9 +7,9 @@ import optuna
 import pytest
 import yaml
 
-from sweeps.experiment import Experiment
+from experiments.experiment import Experiment
+from experiments.spec import read_spec
 from sweeps.search import KeepInBounds, SearchSpace, StudySearch, build_searcher, open_study_storage
-from sweeps.spec import read_spec
 
 SPEC = read_spec(yaml.safe_dump({
     "model": "glo", "metric": "fid", "num_samples": 8, "fixed": {"epochs": 3},
@@ -188,7 +188,7 @@ def test_the_window_kept_between_asks_is_the_window_chosen_anew():
 
 
 def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
-    from sweeps.rounds import best_configs, seed_study
+    from sweeps.search import best_configs, seed_study
 
     def ae(search: dict, fixed: dict):
         return read_spec(yaml.safe_dump({"model": "ae", "metric": "val_mse", "num_samples": 4, "search": search,
@@ -223,7 +223,7 @@ def test_an_earlier_studys_trials_seed_a_changed_space_as_they_ran(tmp_path):
 def test_a_remote_study_is_sent_as_appended_parts_and_read_back_whole(tmp_path, monkeypatch):
     """A remote experiment's journal goes up as the records new since the last upload (linear bytes), comes back
     whole on another head, and a whole upload replaces the parts; a part the whole file already holds counts once."""
-    from sweeps.experiment import STUDY_FILE, STUDY_PARTS
+    from experiments.experiment import STUDY_FILE, STUDY_PARTS
 
     monkeypatch.setenv("SWEEPS_CACHE_DIR", str(tmp_path / "head"))
     experiment = Experiment(f"file://{tmp_path}/bucket", "remote")

@@ -3,7 +3,7 @@ from typing import get_args
 import pytest
 import torch
 
-from trainables.families.glo import LatentNorm, Sampler
+from trainables.config.glo import LatentNorm, Sampler
 from trainables.models.ae import Autoencoder
 from trainables.models.gan import Discriminator, Generator
 from trainables.models.glo import GLO, sample_latents

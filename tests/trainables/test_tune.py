@@ -5,8 +5,8 @@ import math
 import pytest
 from ray import tune
 
+from experiments.spec import reported_metrics
 from sweeps.internals import KeptResults
-from sweeps.spec import reported_metrics
 from tests.families import NAMES, fast_config, fast_values
 from trainables.registry import FAMILIES
 from trainables.tune import build_trainable

@@ -8,9 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from trainables.families.glo import Sampler
+from trainables.config.glo import Sampler
 from trainables.models.gan import Generator
-
 
 
 def normalise(z: torch.Tensor, latent_norm: str) -> torch.Tensor:

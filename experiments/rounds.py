@@ -1,16 +1,15 @@
-"""Sweeps that grow: more rounds of trials in one experiment, and new studies seeded with an earlier sweep's trials."""
+"""Sweeps that grow: more rounds of trials in one experiment, and the earlier sweep a new one is warm-started from
+(sweeps/search.py seeds its study)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shlex
-import warnings
 
-from sweeps.errors import SweepError
-from sweeps.experiment import ENVIRONMENT_FILE, SWEEP_FILE, Experiment, open_experiment, subfolders
-from sweeps.spec import SweepSpec, check_start_with, dump_spec, read_spec, resolve_raw, validate_spec
+from experiments.errors import SweepError
+from experiments.experiment import ENVIRONMENT_FILE, SWEEP_FILE, Experiment, open_experiment, subfolders
+from experiments.spec import SweepSpec, check_start_with, dump_spec, read_spec, resolve_raw, validate_spec
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +18,6 @@ ROUNDS = "rounds"  # EXPERIMENT/rounds/K/: round K's resolved sweep file and env
 # metric, data, scheduler, fixed values) would make the new trials' values incomparable with the old ones'.
 MAY_CHANGE = {"num_samples", "max_concurrent", "resources", "searcher", "search", "start_with", "seed",
               "time_budget_s", "max_failures", "presets", "description", "warm_start", "loggers"}
-SEEDED = ("COMPLETE", "PRUNED")  # the states of the earlier trials a new study starts from
 
 
 def rounds_of(experiment: Experiment) -> int:
@@ -100,48 +98,6 @@ def record_round(experiment: Experiment, round: int, spec: SweepSpec, environmen
     experiment.write(f"{ROUNDS}/{round}/{ENVIRONMENT_FILE}", json.dumps(environment, indent=2))
     experiment.write(SWEEP_FILE, dump_spec(spec.model_copy(update={"num_samples": total}), presets=True))
     experiment.write(ENVIRONMENT_FILE, json.dumps(environment, indent=2))
-
-
-def seed_study(study, earlier: list, earlier_spec: SweepSpec, spec: SweepSpec) -> list:
-    """Add the finished and pruned trials of an earlier study (`earlier`, its trials) to `study`, in `spec`'s search
-    space, with their values, intermediate values and attributes: a parameter they lack takes the value they ran
-    with (`earlier_spec`'s fixed value, or the model's default). Trials outside the space (a narrowed range, a
-    dropped choice) are left out of the study: TPE cannot place them, and they stay in the trial table. Returns
-    the trials added."""
-    import optuna
-
-    from sweeps.search import SearchSpace
-
-    space, added, outside = SearchSpace(spec), [], 0
-    defaults = dataclasses.asdict(earlier_spec.fixed_config())
-    for old in earlier:
-        if old.state.name not in SEEDED:
-            continue
-        fixed = optuna.trial.FixedTrial({**defaults, **old.params})
-        try:
-            with warnings.catch_warnings():  # a number out of range warns here, and is refused by create_trial
-                warnings.simplefilter("ignore")
-                space(fixed)  # a dropped choice raises
-            trial = optuna.trial.create_trial(
-                state=old.state, values=old.values if old.state.name == "COMPLETE" else None,
-                params=fixed.params, distributions=fixed.distributions, user_attrs=old.user_attrs,
-                intermediate_values=old.intermediate_values,
-            )
-        except ValueError:
-            outside += 1
-            continue
-        study.add_trial(trial)
-        added.append(trial)
-    log.info("study %s: %d earlier trials added, %d outside the search space left out", study.study_name,
-             len(added), outside)
-    return added
-
-
-def best_configs(trials: list, spec: SweepSpec, k: int) -> list[dict]:
-    """The searched values of the `k` best finished trials (by the first metric), diverged ones left out."""
-    finished = [t for t in trials if t.state.name == "COMPLETE" and not t.user_attrs.get("diverged")]
-    finished.sort(key=lambda t: t.values[0], reverse=spec.mode[0] == "max")
-    return [dict(t.params) for t in finished[:k]]
 
 
 def warm_start_source(spec: SweepSpec) -> tuple[Experiment, SweepSpec]:

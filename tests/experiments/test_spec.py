@@ -6,8 +6,8 @@ import pytest
 import ray
 import yaml
 
+from experiments.spec import dump_spec, load_spec, read_spec, reported_metrics
 from sweeps.cli import main
-from sweeps.spec import dump_spec, load_spec, read_spec, reported_metrics
 from trainables.config import ConfigError
 from trainables.registry import FAMILIES
 

@@ -10,8 +10,8 @@ import json
 import os
 import secrets
 
-from sweeps.errors import SweepError
-from sweeps.experiment import Experiment
+from experiments.errors import SweepError
+from experiments.experiment import Experiment
 from trainables.data import default_cache_dir
 
 SIGNATURES_FILE = "signatures.json"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from pyarrow import fs
 
-from sweeps.errors import SweepError
-from sweeps.spec import SweepSpec, read_spec
+from experiments.errors import SweepError
+from experiments.spec import SweepSpec, read_spec
 from trainables.config import without_labels
 from trainables.data import default_cache_dir
 
@@ -332,7 +332,7 @@ def open_study_storage(journal: str):
     """The study as an append-only journal file, which `optuna-dashboard` and `optuna.load_study` open."""
     import optuna
 
-    from sweeps.internals import UnsyncedJournal
+    from experiments.internals import UnsyncedJournal
 
     return optuna.storages.JournalStorage(UnsyncedJournal(journal))
 

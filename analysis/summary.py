@@ -10,11 +10,17 @@ import sys
 import pandas as pd
 
 from analysis.results import (
-    best_trials, format_value, is_complete, mean_std_text, open_results, parameter_importance,
-    pareto_front, rank_correlation, rerun_summary, shown_columns, sweep_cost, trial_table,
+    mean_std_text,
+    parameter_importance,
+    pareto_front,
+    rank_correlation,
+    rerun_summary,
+    shown_columns,
+    sweep_cost,
 )
-from sweeps.errors import SweepError
-from sweeps.experiment import RERUN_FILE
+from experiments.errors import SweepError
+from experiments.experiment import RERUN_FILE
+from experiments.trials import best_trials, format_value, is_complete, open_results, trial_table
 
 
 def report_results(experiment, spec) -> int:
@@ -70,14 +76,6 @@ def print_rerun(summary) -> None:
     rho = rank_correlation(summary)
     print("  rank correlation of sweep and rerun (Spearman): " + ("needs 2+ configs" if math.isnan(rho) else
                                                                    f"{rho:.2f}"))
-
-
-def rerun_and_summarise(source, spec, record: dict, data, judge, name: str | None):
-    """Run a planned rerun on the connected Ray and print each config's mean ± std; returns it and its summary."""
-    from sweeps.rerun import start_rerun
-
-    experiment = start_rerun(source, spec, record, data, judge, name, ["sweeps", *sys.argv[1:]])
-    return experiment, summarise_rerun(experiment.path, spec.metric[0])
 
 
 def summarise_rerun(path: str, metric: str) -> pd.DataFrame:
