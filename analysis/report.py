@@ -33,9 +33,9 @@ from experiments.errors import SweepError
 from experiments.experiment import Experiment, load_inputs
 from experiments.spec import SweepSpec
 from experiments.trials import Results, best_trials, format_value, open_results
-from trainables.data import Data
+from trainables.data import Data, load_data
 from trainables.family import TrainedModel
-from trainables.judge import Judge
+from trainables.judge import TrainedJudge, load_judge, partitions
 from trainables.metrics import SampleScorer
 
 log = logging.getLogger(__name__)
@@ -89,8 +89,9 @@ def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, see
     experiment, spec, table = results.experiment, results.spec, results.table
     metric, mode = spec.metric[0], spec.mode[0]
     log.info("report: %s", experiment.path)
-    data, judge = load_inputs(spec, data_dir, cache_dir)
-    judge = judge.build() if judge is not None else None
+    data, trained_judge = load_inputs(spec, data_dir, cache_dir)
+    judge = trained_judge.build() if trained_judge is not None else None
+    judges = (trained_judge, load_second_judge(spec, data_dir, cache_dir)) if judge is not None else ()
     rerun_path = latest_rerun(experiment.path)
     rerun = open_results(rerun_path) if rerun_path else None
     summary = rerun_summary(rerun) if rerun else None
@@ -114,7 +115,7 @@ def experiment_section(path: str, name: str, out: Path, data_dir, cache_dir, see
         "report's config": "—" if start is None else format_value(start[f"best_{metric}"]),
         "sweep best": format_value(table[f"best_{metric}"].iloc[0]), "rerun: mean ± std": rerun_text(summary),
     }
-    shown = Shown(title, data, judge, trained, start_model(results, start))
+    shown = Shown(title, data, judges, trained, start_model(results, start))
     return f'<section id="{html.escape(quote(name))}">' + "".join(parts) + "</section>", row, shown
 
 
@@ -127,40 +128,65 @@ def start_model(results: Results, start: pd.Series | None) -> TrainedModel | Non
         return None
 
 
+def load_second_judge(spec: SweepSpec, data_dir, cache_dir) -> TrainedJudge:
+    """The second judge of the sweep's dataset (trainables/judge.py), trained on first use: no trial ever sees it."""
+    full = load_data(spec.data.dataset, data_dir)
+    second = load_judge(full, cache_dir, second=True)
+    log.info("second judge: accuracy %.2f%% on the training partition, which it never saw", 100 * second.accuracy)
+    return second
+
+
 @dataclass
 class Shown:
-    """What an experiment's section showed, for the calibration table: its data, judge and models."""
+    """What an experiment's section showed, for the calibration table: its data, judges and models."""
 
     title: str
     data: Data
-    judge: Judge | None
+    judges: tuple[TrainedJudge, ...]  # the judge and the second judge, for families that need them
     trained: TrainedModel  # the figures' model
     start: TrainedModel | None  # the report's own configuration, where the sweep started with it
 
 
 def calibration_html(shown: list[Shown], seed: int) -> str:
-    """The judge's scores of real held-out digits, of the autoencoders' reconstructions of them, and of each
+    """Both judges' scores of real held-out digits, of the autoencoders' reconstructions of them, and of each
     generative model's samples (the report's configuration and the figures' model)."""
-    generative = [s for s in shown if s.judge is not None]
+    generative = [s for s in shown if s.judges]
     if not generative:
         return ""
-    data = generative[0].data
-    rows = [(generative[0], f"real held-out digits ({data.name})", data.test.images[:CALIBRATION_SIZE])]
-    rows += [(generative[0], f"{s.title}: reconstructions of them (trial {s.trained.trial_id})",
-              images_of(s.trained, seed, data)) for s in shown if not s.trained.family.samples]
+    first = generative[0]
+    rows = [(first, f"real held-out digits ({first.data.name})", None)]
+    rows += [(first, f"{s.title}: reconstructions of them (trial {s.trained.trial_id})", s.trained)
+             for s in shown if not s.trained.family.samples]
     for s in generative:
         if s.start is not None:
-            rows.append((s, f"{s.title}: samples, the report's configuration (trial {s.start.trial_id})",
-                         images_of(s.start, seed)))
-        rows.append((s, f"{s.title}: samples, the figures' model (trial {s.trained.trial_id})",
-                     images_of(s.trained, seed)))
-    scorers = {id(s): SampleScorer(s.judge, s.data.val.images[:CALIBRATION_SIZE]) for s in generative}
-    table = pd.DataFrame([{"images": what, **scorers[id(s)].score(images)} for s, what, images in rows])
-    return (f"<h2>Calibration</h2><p>The judge's scores of {CALIBRATION_SIZE} images each, against as many held-out "
+            rows.append((s, f"{s.title}: samples, the report's configuration (trial {s.start.trial_id})", s.start))
+        rows.append((s, f"{s.title}: samples, the figures' model (trial {s.trained.trial_id})", s.trained))
+    columns = {}
+    for name, index in (("judge", 0), ("second judge", 1)):
+        splits = {id(s): partitions(s.data, s.judges[index].second) for s in generative}
+        scorers = {id(s): SampleScorer(s.judges[index].build(), splits[id(s)].reference.images[:CALIBRATION_SIZE])
+                   for s in generative}
+        scores = []
+        for s, _, model in rows:
+            real = splits[id(s)].held_out  # digits the judge never learnt from; the autoencoders reconstruct them
+            images = (real.images[:CALIBRATION_SIZE] if model is None else
+                      images_of(model, seed, None if model.family.samples else Data(s.data.name, real, real, real)))
+            scores.append(scorers[id(s)].score(images))
+        accuracy = 100 * first.judges[index].accuracy
+        columns[f"{name} ({accuracy:.1f}% accurate)"] = pd.DataFrame(scores).drop(columns="class_kl")
+    table = pd.concat(columns, axis=1)
+    table.insert(0, ("", "images"), [what for _, what, _ in rows])
+    return (f"<h2>Calibration</h2><p>Two judges' scores of {CALIBRATION_SIZE} images each, against as many real "
             "digits: real digits set the best a model can reach, and an autoencoder's reconstructions what a "
             "readable but imperfect digit scores. Samples read as digits where they cover all 10 classes with an "
-            "inception score near the reconstructions' and a Fréchet distance within about twice theirs.</p>"
-            + table.drop(columns="class_kl").to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
+            "inception score near the reconstructions' and a Fréchet distance within about twice theirs. The judge "
+            "scores every trial, so the sweeps are tuned to it; the second judge, another network (batch-normalised "
+            "convolutions, global average pooling) that learnt from the validation and test partitions, never "
+            "scores a trial: where the two disagree, the sweep has fitted its judge. Each judge's accuracy is on "
+            "digits it never learnt from; its real digits and reference are too (the judge: test and validation "
+            "digits; the second judge: two halves of the training partition, its features' Fréchet distances on a "
+            "smaller scale).</p>"
+            + table.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
 
 
 def images_of(trained: TrainedModel, seed: int, data: Data | None = None) -> torch.Tensor:

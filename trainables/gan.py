@@ -20,6 +20,22 @@ from trainables.state import batches, restore, seed_everything, snapshot
 DIVERGED = {"fid": math.inf, "inception_score": 1.0, "class_coverage": 0, "class_kl": math.log(NUM_CLASSES)}
 
 
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """The critic's loss on logits (B,) of real and of generated images: the report's cross-entropy, or the hinge
+    loss of SN-GAN (Miyato et al., 2018)."""
+    if loss == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fooled: torch.Tensor, loss: str) -> torch.Tensor:
+    """The generator's loss on the critic's logits (B,) of its images: non-saturating cross-entropy, or hinge's."""
+    if loss == "hinge":
+        return -fooled.mean()
+    return F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
+
+
 def gan_step(
     generator: Generator,
     discriminator: Discriminator,
@@ -27,20 +43,17 @@ def gan_step(
     opt_d: torch.optim.Optimizer,
     real: torch.Tensor,
     latent_dim: int,
+    loss: str = "bce",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One discriminator step then one generator step on a batch of real images (B, 1, 28, 28) in [-1, 1]."""
     z = torch.randn(len(real), latent_dim, device=real.device)
     fake = generator(z)
-    real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
-    loss_d = F.binary_cross_entropy_with_logits(
-        real_logits, torch.ones_like(real_logits)
-    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    loss_d = discriminator_loss(discriminator(real), discriminator(fake.detach()), loss)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
 
-    fooled = discriminator(fake)
-    loss_g = F.binary_cross_entropy_with_logits(fooled, torch.ones_like(fooled))
+    loss_g = generator_loss(discriminator(fake), loss)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
@@ -53,7 +66,7 @@ def fit_gan(
     """Train the GAN; yield (metrics, resumable state) after each epoch, stopping early if it diverges."""
     seed_everything(cfg.seed)
     generator = build_generator(cfg).to(device)
-    discriminator = Discriminator(cfg.dropout, cfg.width).to(device)
+    discriminator = Discriminator(cfg.dropout, cfg.width, cfg.spectral_norm).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999), fused=True)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999), fused=True)
     # Samples come from the average of the generator's recent weights where `ema` > 0 (Yazici et al., "The
@@ -71,7 +84,7 @@ def fit_gan(
         loss_d = loss_g = torch.zeros((), device=device)
         steps = batches(len(train), cfg.batch_size)
         for idx in steps:
-            d, g = gan_step(generator, discriminator, opt_g, opt_d, train[idx.to(device)], cfg.latent_dim)
+            d, g = gan_step(generator, discriminator, opt_g, opt_d, train[idx.to(device)], cfg.latent_dim, cfg.loss)
             loss_d, loss_g = loss_d + d, loss_g + g
             if cfg.ema > 0:
                 parts["ema"].update_parameters(generator)

@@ -134,6 +134,9 @@ def test_each_sweep_starts_with_the_reports_configuration_and_the_report_says_ho
     for row in ("real held-out digits", "Autoencoder: reconstructions of them", "GAN: samples, the report's",
                 "GAN: samples, the figures'", "GLO: samples, the report's", "GLO: samples, the figures'"):
         assert row in calibration, row
+    # Both judges score every row: the second one, which no trial saw, beside the one the sweeps were tuned to.
+    header = calibration.split("</thead>", 1)[0]
+    assert "judge (" in header and "second judge (" in header and header.count("inception_score") == 2
 
 
 def test_mistakes_exit_2_with_the_fix(demo, tmp_path, capsys):

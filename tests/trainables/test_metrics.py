@@ -23,6 +23,22 @@ def test_judge_is_cached_on_disk(real_data, real_judge, cache_dir):
     assert again.accuracy == real_judge.accuracy
 
 
+def test_the_second_judge_is_another_network_taught_other_digits(real_data, real_judge, cache_dir):
+    from trainables.judge import Judge, SecondJudge, load_judge, partitions
+
+    second = load_judge(real_data, cache_dir, second=True)
+    assert isinstance(second.build(), SecondJudge) and isinstance(real_judge.build(), Judge)
+    assert list(cache_dir.glob(f"second-judge-{real_data.fingerprint}.pt"))
+    split = partitions(real_data, second=True)  # taught validation and test digits; tested on all training digits
+    assert len(split.taught) == len(real_data.val) + len(real_data.test) and len(split.tested) == len(real_data.train)
+    assert second.accuracy > JUDGE_ACCURACY[real_data.name]
+    scorer = SampleScorer(second.build(), split.reference.images[:1000])
+    real = scorer.score(split.held_out.images[:1000])
+    noise = scorer.score(torch.rand(1000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
+    assert real["inception_score"] > REAL_INCEPTION_SCORE[real_data.name] and real["class_coverage"] == 10
+    assert noise["fid"] > 10 * real["fid"] and noise["inception_score"] < 2
+
+
 def test_fid_and_inception_score_tell_real_from_broken_samples(real_data, real_judge):
     scorer = SampleScorer(real_judge.build(), real_data.val.images[:1000])
     real = scorer.score(real_data.train.images[:1000])

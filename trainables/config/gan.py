@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic.dataclasses import dataclass
 
@@ -16,6 +18,10 @@ class GANConfig:
     lr_g: float = Field(2e-4, gt=0, description="generator Adam learning rate")
     lr_d: float = Field(2e-4, gt=0, description="discriminator Adam learning rate")
     beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1 of both optimisers")
+    loss: Literal["bce", "hinge"] = Field("bce", description="the report's cross-entropy (non-saturating for the "
+                                          "generator) or SN-GAN's hinge loss")
+    spectral_norm: bool = Field(False, description="divide each critic layer's weights by their largest singular "
+                                "value (SN-GAN)")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
     width: int = Field(64, ge=1, description="channels of the generator's last hidden layer and the critic's first "
                        "(the others: 2x and 4x); the report's is 64")

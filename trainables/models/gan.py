@@ -33,20 +33,22 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (B, 1, 28, 28) in [-1, 1] -> one real/fake logit each (B,); the report's widths are 64 and 128."""
+    """images (B, 1, 28, 28) in [-1, 1] -> one real/fake logit each (B,); the report's widths are 64 and 128.
+    With `spectral_norm`, each layer's weights are divided by their largest singular value (SN-GAN)."""
 
-    def __init__(self, dropout: float = 0.3, width: int = 64):
+    def __init__(self, dropout: float = 0.3, width: int = 64, spectral_norm: bool = False):
         super().__init__()
         w = width
+        norm = nn.utils.parametrizations.spectral_norm if spectral_norm else lambda layer: layer
         self.net = nn.Sequential(
-            nn.Conv2d(1, w, 5, stride=2, padding=2),  # (B, w, 14, 14)
+            norm(nn.Conv2d(1, w, 5, stride=2, padding=2)),  # (B, w, 14, 14)
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
-            nn.Conv2d(w, 2 * w, 5, stride=2, padding=2),  # (B, 2w, 7, 7)
+            norm(nn.Conv2d(w, 2 * w, 5, stride=2, padding=2)),  # (B, 2w, 7, 7)
             nn.LeakyReLU(0.2),
             nn.Dropout(dropout),
             nn.Flatten(),
-            nn.Linear(2 * w * 7 * 7, 1),
+            norm(nn.Linear(2 * w * 7 * 7, 1)),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
