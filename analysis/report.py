@@ -33,14 +33,15 @@ from experiments.errors import SweepError
 from experiments.experiment import Experiment, load_inputs
 from experiments.spec import SweepSpec
 from experiments.trials import Results, best_trials, format_value, open_results
-from trainables.data import Data, load_data
+from trainables.data import Data, Split, load_data
 from trainables.family import TrainedModel
 from trainables.judge import TrainedJudge, load_judge, partitions
-from trainables.metrics import SampleScorer
+from trainables.metrics import SampleScorer, median_nearest_distance
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_SIZE = 1000  # images scored per row, as a trial scores its samples each epoch
+NEAREST_POOL = 2000  # training digits each calibration image's nearest one is found among
 THUMBNAILS = 24  # trials whose images the trial table shows, the best: each loads a checkpoint and draws a figure
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
@@ -161,21 +162,31 @@ def calibration_html(shown: list[Shown], seed: int) -> str:
         if s.start is not None:
             rows.append((s, f"{s.title}: samples, the report's configuration (trial {s.start.trial_id})", s.start))
         rows.append((s, f"{s.title}: samples, the figures' model (trial {s.trained.trial_id})", s.trained))
+    drawn: dict[tuple, torch.Tensor] = {}  # each model's samples drawn once; reconstructions once per split
+
+    def images(model: TrainedModel | None, real: Split) -> torch.Tensor:
+        if model is None:
+            return real.images[:CALIBRATION_SIZE]
+        key = (id(model), model.family.samples or id(real))
+        if key not in drawn:
+            drawn[key] = images_of(model, seed, Data(first.data.name, real, real, real))
+        return drawn[key]
+
     columns = {}
     for name, index in (("judge", 0), ("second judge", 1)):
         splits = {id(s): partitions(s.data, s.judges[index].second) for s in generative}
         scorers = {id(s): SampleScorer(s.judges[index].build(), splits[id(s)].reference.images[:CALIBRATION_SIZE])
                    for s in generative}
-        scores = []
-        for s, _, model in rows:
-            real = splits[id(s)].held_out  # digits the judge never learnt from; the autoencoders reconstruct them
-            images = (real.images[:CALIBRATION_SIZE] if model is None else
-                      images_of(model, seed, None if model.family.samples else Data(s.data.name, real, real, real)))
-            scores.append(scorers[id(s)].score(images))
+        # Real digits that the judge never learnt from, and the autoencoders' reconstructions of them.
+        scores = [scorers[id(s)].score(images(model, splits[id(s)].held_out)) for s, _, model in rows]
         accuracy = 100 * first.judges[index].accuracy
         columns[f"{name} ({accuracy:.1f}% accurate)"] = pd.DataFrame(scores).drop(columns="class_kl")
     table = pd.concat(columns, axis=1)
     table.insert(0, ("", "images"), [what for _, what, _ in rows])
+    pool, real = first.data.train.images[:NEAREST_POOL], first.data.test
+    scale = median_nearest_distance(images(None, real), pool)
+    table[("", "nearest training digit")] = [median_nearest_distance(images(model, real), pool) / scale
+                                             for _, _, model in rows]
     return (f"<h2>Calibration</h2><p>Two judges' scores of {CALIBRATION_SIZE} images each, against as many real "
             "digits: real digits set the best a model can reach, and an autoencoder's reconstructions what a "
             "readable but imperfect digit scores. Samples read as digits where they cover all 10 classes with an "
@@ -185,7 +196,9 @@ def calibration_html(shown: list[Shown], seed: int) -> str:
             "scores a trial: where the two disagree, the sweep has fitted its judge. Each judge's accuracy is on "
             "digits it never learnt from; its real digits and reference are too (the judge: test and validation "
             "digits; the second judge: two halves of the training partition, its features' Fréchet distances on a "
-            "smaller scale).</p>"
+            "smaller scale). The last column tells new digits from copies: the median distance of each image to "
+            f"the nearest of {NEAREST_POOL:,} training digits, as a multiple of real held-out digits' (near 0 for "
+            "copies).</p>"
             + table.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}"))
 
 

@@ -73,6 +73,12 @@ def class_coverage(probs: np.ndarray, min_share: float = 0.01) -> tuple[int, flo
     return covered, kl
 
 
+def median_nearest_distance(images: torch.Tensor, reference: torch.Tensor) -> float:
+    """The median over images (N, 1, 28, 28) of the L2 distance to the nearest of reference (M, 1, 28, 28): near 0
+    for copies of the reference; as far as other real digits are for new ones."""
+    return torch.cdist(images.flatten(1), reference.flatten(1)).min(1).values.median().item()
+
+
 class SampleScorer:
     """Scores generated images against fixed held-out real ones through the judge's eyes."""
 
