@@ -56,7 +56,7 @@ def sample_latents(
 
     normal_sphere: N(0, I) projected onto the unit sphere (the report's choice);
     gaussian_fit: a full-covariance Gaussian fitted to the learned latents (the GLO paper's);
-    gmm: a Gaussian mixture fitted to them (at most one component per latent). Draws are then normalised as training latents are.
+    gmm: a Gaussian mixture fitted to them. Draws are then normalised as training latents are.
     """
     latents = latents.detach().double().cpu()
     d = latents.shape[1]
@@ -70,8 +70,7 @@ def sample_latents(
         from sklearn.mixture import GaussianMixture
 
         seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-        components = min(gmm_components, len(latents))  # no more components than latents
-        mixture = GaussianMixture(components, covariance_type="full", reg_covar=1e-5, random_state=seed)
+        mixture = GaussianMixture(gmm_components, covariance_type="full", reg_covar=1e-5, random_state=seed)
         draws, _ = mixture.fit(latents.numpy()).sample(n)
         z = torch.from_numpy(draws[np.random.default_rng(seed).permutation(n)])  # sample() groups by component
     else:
