@@ -123,7 +123,7 @@ def load_judge(data: Data, cache_dir: str | Path | None = None, device: str = "c
                  path)
         split = partitions(data, second)
         # The second judge learns from fewer digits (3,000 where MNIST's test split is all there is): it trains for
-        # at least SECOND_JUDGE_STEPS steps, as many as the judge takes on those partitions.
+        # at least SECOND_JUDGE_STEPS steps, about the judge's 10 epochs of 7,000 training digits (550 steps).
         epochs = max(10, -(-SECOND_JUDGE_STEPS * BATCH_SIZE // len(split.taught))) if second else 10
         judge = train_judge(split.taught, epochs, device=device, second=second)
         trained = TrainedJudge({k: v.cpu() for k, v in judge.state_dict().items()},
