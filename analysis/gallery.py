@@ -20,6 +20,7 @@ from trainables.models.glo import normalise
 log = logging.getLogger(__name__)
 
 TSNE_SIZE = 10_000  # test digits embedded at most
+POOL = 4000  # latents the judge reads for the interpolations and the arithmetic
 Render = Callable[[torch.Tensor], torch.Tensor]  # latents (N, d) -> images (N, 1, 28, 28) in [0, 1], on the CPU
 
 
@@ -79,14 +80,13 @@ class LatentPool:
     probs: torch.Tensor  # (N, 10)
 
     @classmethod
-    def of_noise(cls, render: Render, latent_dim: int, judge: Judge, seed: int = 0, size: int = 4000) -> LatentPool:
-        """Draws of N(0, I): the latents of a GAN or a VAE."""
-        z = torch.randn(size, latent_dim, generator=torch.Generator().manual_seed(seed))
+    def of_draws(cls, z: torch.Tensor, render: Render, judge: Judge) -> LatentPool:
+        """Draws from a prior (N, d): the latents of a GAN or a VAE."""
         return cls(z, judge_probs(judge, render(z)))
 
     @classmethod
     def of_latents(cls, z: torch.Tensor, labels: torch.Tensor, render: Render, judge: Judge,
-                   size: int = 4000) -> LatentPool:
+                   size: int = POOL) -> LatentPool:
         """Learned latents of labelled images (GLO's): each counts only for its image's digit."""
         z = z[:size]
         labelled = torch.nn.functional.one_hot(labels[: len(z)], 10).bool()

@@ -40,7 +40,7 @@ def autoencoder_evaluations(cfg, data, net, noise_stds: tuple[float, ...] = ()) 
 
 
 def gan_evaluations(cfg, data, net, scorer) -> dict:
-    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    noise = fixed_noise(net, cfg.eval_size)
     return {"shipped": lambda: scorer.score(generate(net, noise))}
 
 

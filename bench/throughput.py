@@ -64,7 +64,7 @@ def build_steps(images: torch.Tensor, fused: bool = True) -> dict:
     return {
         "ae": autoencoder_step(autoencoder, opt_ae, 0.0),
         "dae": autoencoder_step(denoiser, opt_dae, dae.noise_std),
-        "gan": lambda idx, x: gan_step(generator, discriminator, opt_g, opt_d, to_tanh_range(x), gan.latent_dim),
+        "gan": lambda idx, x: gan_step(generator, discriminator, opt_g, opt_d, to_tanh_range(x)),
         "glo": lambda idx, x: glo_step(model, opt_glo, opt_z, x, idx),
     }
 

@@ -20,13 +20,14 @@ from trainables.state import batches, restore, seed_everything, snapshot
 DIVERGED = {"fid": math.inf, "inception_score": 1.0, "class_coverage": 0, "class_kl": math.log(NUM_CLASSES)}
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
-    """The critic's loss on logits (B,) of real and of generated images: the report's cross-entropy, or the hinge
-    loss of SN-GAN (Miyato et al., 2018)."""
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, info: torch.Tensor | float, loss: str
+                       ) -> torch.Tensor:
+    """The critic's loss on logits (B,) of real and of generated images, plus its code head's `info` loss: the
+    report's cross-entropy, or the hinge loss of SN-GAN (Miyato et al., 2018)."""
     if loss == "hinge":
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean() + info
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)) + info)
 
 
 def generator_loss(fooled: torch.Tensor, loss: str) -> torch.Tensor:
@@ -42,22 +43,36 @@ def gan_step(
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
     real: torch.Tensor,
-    latent_dim: int,
     loss: str = "bce",
+    info_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One discriminator step then one generator step on a batch of real images (B, 1, 28, 28) in [-1, 1]."""
-    z = torch.randn(len(real), latent_dim, device=real.device)
+    """One discriminator step then one generator step on a batch of real images (B, 1, 28, 28) in [-1, 1]. With
+    InfoGAN's code, both also learn to make the category of each fake plain to the critic's code head: the mutual
+    information term of Chen et al. (2016), weighted by `info_weight`."""
+    z = generator.draw(len(real), device=real.device)
     fake = generator(z)
-    loss_d = discriminator_loss(discriminator(real), discriminator(fake.detach()), loss)
+    fake_logits, info = critique(discriminator, fake.detach(), generator, z, info_weight)
+    loss_d = discriminator_loss(discriminator(real), fake_logits, info, loss)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
 
-    loss_g = generator_loss(discriminator(fake), loss)
+    fooled, info = critique(discriminator, fake, generator, z, info_weight)
+    loss_g = generator_loss(fooled, loss) + info
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
     return loss_d.detach(), loss_g.detach()
+
+
+def critique(discriminator: Discriminator, fake: torch.Tensor, generator: Generator, z: torch.Tensor,
+             info_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The critic's logits (B,) of fakes drawn from z, and the weighted cross-entropy of its guesses of their
+    categories (0 without a code)."""
+    if not generator.codes:
+        return discriminator(fake), torch.zeros((), device=fake.device)
+    logits, guesses = discriminator.with_code(fake)
+    return logits, info_weight * F.cross_entropy(guesses, generator.category(z))
 
 
 def fit_gan(
@@ -66,7 +81,7 @@ def fit_gan(
     """Train the GAN; yield (metrics, resumable state) after each epoch, stopping early if it diverges."""
     seed_everything(cfg.seed)
     generator = build_generator(cfg).to(device)
-    discriminator = Discriminator(cfg.dropout, cfg.width, cfg.spectral_norm).to(device)
+    discriminator = Discriminator(cfg.dropout, cfg.width, cfg.spectral_norm, cfg.codes).to(device)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999), fused=True)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999), fused=True)
     # Samples come from the average of the generator's recent weights where `ema` > 0 (Yazici et al., "The
@@ -78,13 +93,13 @@ def fit_gan(
     sampler = parts["ema"].module if cfg.ema > 0 else generator
     train = to_tanh_range(data.train.images.to(device))
     scorer = SampleScorer(judge, data.val.images[: cfg.eval_size])
-    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    noise = fixed_noise(generator, cfg.eval_size)
     for epoch in range(start + 1, cfg.epochs + 1):
         generator.train(), discriminator.train()
         loss_d = loss_g = torch.zeros((), device=device)
         steps = batches(len(train), cfg.batch_size)
         for idx in steps:
-            d, g = gan_step(generator, discriminator, opt_g, opt_d, train[idx.to(device)], cfg.latent_dim, cfg.loss)
+            d, g = gan_step(generator, discriminator, opt_g, opt_d, train[idx.to(device)], cfg.loss, cfg.info_weight)
             loss_d, loss_g = loss_d + d, loss_g + g
             if cfg.ema > 0:
                 parts["ema"].update_parameters(generator)
@@ -98,7 +113,7 @@ def fit_gan(
 
 def build_generator(cfg: GANConfig) -> Generator:
     """The generator of a config: what training starts from and a checkpoint's weights are loaded into."""
-    return Generator(cfg.latent_dim, cfg.width)
+    return Generator(cfg.latent_dim, cfg.width, cfg.codes)
 
 
 def moving_average(decay: float):
@@ -113,13 +128,13 @@ def moving_average(decay: float):
     return update
 
 
-def fixed_noise(n: int, latent_dim: int) -> torch.Tensor:
-    """The evaluation noise vectors: the same for every trial with this latent_dim."""
-    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(EVAL_SEED))
+def fixed_noise(generator: Generator, n: int) -> torch.Tensor:
+    """The evaluation latents: the same for every trial with this generator's latent_dim and codes."""
+    return generator.draw(n, torch.Generator().manual_seed(EVAL_SEED))
 
 
 @torch.no_grad()
 def generate(generator: Generator, z: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Images (N, 1, 28, 28) in [0, 1] from noise z (N, latent_dim), in eval mode."""
+    """Images (N, 1, 28, 28) in [0, 1] from latents z (N, latent_dim + codes), in eval mode."""
     generator.eval()
     return batched(lambda b: to_pixels(generator(b)), z, next(generator.parameters()).device, batch_size)

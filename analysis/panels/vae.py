@@ -3,6 +3,8 @@ and latent arithmetic."""
 
 from __future__ import annotations
 
+import torch
+
 from analysis import gallery
 from trainables.families.vae import images, render
 from trainables.vae import decode, means
@@ -14,7 +16,8 @@ def panels(trained, data, judge, seed: int):
     network, test, latent_dim = trained.network, data.test.head(gallery.TSNE_SIZE), trained.cfg.latent_dim
     mu = means(network, test.images)
     picked = gallery.few_of_each_class(test.labels)
-    pool = gallery.LatentPool.of_noise(render(trained), latent_dim, judge, seed)
+    draws = torch.randn(gallery.POOL, latent_dim, generator=torch.Generator().manual_seed(seed))
+    pool = gallery.LatentPool.of_draws(draws, render(trained), judge)
     return [
         gallery.tsne_panel("tsne", mu, test.labels, f"VAE latent means (latent_dim {latent_dim})",
                            f"t-SNE of the means of the VAE's posterior of {len(test)} test digits, coloured by class.",

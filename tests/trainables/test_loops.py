@@ -52,7 +52,24 @@ def test_diverging_gan_stops_cleanly_and_says_so(tiny, digits_judge):
     assert history[0]["fid"] == math.inf
 
 
-VARIANTS = {"gan-ema": ("gan", {"ema": 0.9, "width": 8}), "glo-laplacian": ("glo", {"loss": "laplacian_l1", "width": 8})}
+def test_infogan_draws_each_category_so_that_the_critic_tells_it(tiny, digits_judge):
+    from trainables.models.gan import Discriminator
+
+    values = {"codes": 4, "width": 8, "epochs": 3}
+    _, state = list(run("gan", tiny, digits_judge, **values))[-1]
+    cfg = fast_config("gan", **values)
+    generator = FAMILIES["gan"].build(cfg, state).eval()
+    critic = Discriminator(cfg.dropout, cfg.width, cfg.spectral_norm, cfg.codes).eval()
+    critic.load_state_dict(state["discriminator"])
+    z = generator.draw(400, torch.Generator().manual_seed(1))
+    assert torch.equal(z[:, cfg.latent_dim:].sum(1), torch.ones(400)) and generator.category(z).bincount().min() > 50
+    with torch.no_grad():
+        _, guesses = critic.with_code(generator(z))
+    assert (guesses.argmax(1) == generator.category(z)).float().mean() > 0.5  # chance: 0.25
+
+
+VARIANTS = {"gan-ema": ("gan", {"ema": 0.9, "width": 8}), "gan-info": ("gan", {"codes": 4, "width": 8}),
+            "glo-laplacian": ("glo", {"loss": "laplacian_l1", "width": 8})}
 
 
 @pytest.mark.parametrize(("model", "values"), [(name, {}) for name in NAMES] + list(VARIANTS.values()),
@@ -91,7 +108,7 @@ def test_gan_samples_come_from_the_weight_average_which_its_checkpoint_rebuilds(
     metrics, state = list(run("gan", tiny, digits_judge, **values))[-1]
     cfg, build = fast_config("gan", **values), FAMILIES["gan"].build
     averaged, raw = build(cfg, state), build(dataclasses.replace(cfg, ema=0.0), state)
-    noise = fixed_noise(cfg.eval_size, cfg.latent_dim)
+    noise = fixed_noise(averaged, cfg.eval_size)
     scorer = SampleScorer(digits_judge.build(), tiny.val.images[: cfg.eval_size])
     assert scorer.score(generate(averaged, noise))["fid"] == pytest.approx(metrics["fid"])
     assert not torch.equal(generate(averaged, noise), generate(raw, noise))

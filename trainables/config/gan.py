@@ -22,6 +22,10 @@ class GANConfig:
                                           "generator) or SN-GAN's hinge loss")
     spectral_norm: bool = Field(False, description="divide each critic layer's weights by their largest singular "
                                 "value (SN-GAN)")
+    codes: int = Field(0, ge=0, description="categories of InfoGAN's code (Chen et al., 2016): one is drawn with "
+                       "each z and the critic learns to tell it from the image, so each comes to draw a kind of digit "
+                       "of its own and fewer samples fall between two (0: none, the report's)")
+    info_weight: float = Field(1.0, ge=0, description="weight of the code's mutual information term, in both losses")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
     width: int = Field(64, ge=1, description="channels of the generator's last hidden layer and the critic's first "
                        "(the others: 2x and 4x); the report's is 64")

@@ -26,7 +26,7 @@ def build(cfg: GANConfig, state: dict):
 
 
 def render(trained):
-    """Latents (N, latent_dim) -> images (N, 1, 28, 28) in [0, 1], by the trained generator."""
+    """Latents (N, latent_dim + codes) -> images (N, 1, 28, 28) in [0, 1], by the trained generator."""
     from trainables.gan import generate
 
     return lambda z: generate(trained.network, z)
@@ -35,12 +35,12 @@ def render(trained):
 def images(trained, n: int, seed: int, data=None):
     import torch
 
-    z = torch.randn(n, trained.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
+    z = trained.network.draw(n, torch.Generator().manual_seed(seed))
     return render(trained)(z)[:, 0].numpy()
 
 
 GAN = Family(
     name="gan", title="GAN", config=GANConfig, fit=fit, build=build,
     metrics=lambda cfg: {**each_epoch(loss_d="min", loss_g="min"), **SAMPLES}, images=images,
-    mutable=("lr_g", "lr_d", "beta1", "dropout", "batch_size"), needs_judge=True, samples=True,
+    mutable=("lr_g", "lr_d", "beta1", "dropout", "batch_size", "info_weight"), needs_judge=True, samples=True,
 )
