@@ -36,11 +36,13 @@ class Generator(nn.Module):
 
     def draw(self, n: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
              ) -> torch.Tensor:
-        """n latents (n, latent_dim + codes): noise ~ N(0, I), then a category drawn uniformly, one-hot."""
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        """n latents (n, latent_dim + codes) on `device`: noise ~ N(0, I), then a category drawn uniformly,
+        one-hot; from `generator`'s stream where given, else from the device's own."""
+        where = generator.device if generator is not None else device
+        z = torch.randn(n, self.latent_dim, generator=generator, device=where).to(device)
         if not self.codes:
             return z
-        category = torch.randint(self.codes, (n,), generator=generator).to(device)
+        category = torch.randint(self.codes, (n,), generator=generator, device=where).to(device)
         return torch.cat([z, F.one_hot(category, self.codes).to(z.dtype)], 1)
 
     def category(self, z: torch.Tensor) -> torch.Tensor:
