@@ -25,7 +25,8 @@ class GANConfig:
     codes: int = Field(0, ge=0, description="categories of InfoGAN's code (Chen et al., 2016): one is drawn with "
                        "each z and the critic learns to tell it from the image, so each comes to draw a kind of digit "
                        "of its own and fewer samples fall between two (0: none, the report's)")
-    info_weight: float = Field(1.0, ge=0, description="weight of the code's mutual information term, in both losses")
+    info_weight: float = Field(1.0, ge=0, description="weight of the code's mutual information term, in both losses "
+                               "(and so in the loss_d and loss_g reported)")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout in the discriminator")
     width: int = Field(64, ge=1, description="channels of the generator's last hidden layer and the critic's first "
                        "(the others: 2x and 4x); the report's is 64")
