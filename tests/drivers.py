@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def kill_after_first_trial(argv: list[str], log: Path, while_running: Callable[[], None] = lambda: None) -> None:
+def kill_after_first_trial(argv: list[str], log: Path, while_running: Callable[[], None] = lambda: None,
+                           saved: Callable[[], bool] = lambda: True) -> None:
     """Run `sweeps ARGV` in a session of its own, logging to `log`; once a trial has finished, call `while_running`,
-    let Tune snapshot the experiment (every second), then SIGKILL the driver and whatever it left behind (Ray's own
-    processes)."""
+    let Tune snapshot the experiment (every second; under load its copy to the storage can take longer, so until
+    `saved` says the stored experiment shows what the test needs, up to 60 s), then SIGKILL the driver and whatever
+    it left behind (Ray's own processes)."""
     with log.open("w") as out:
         driver = subprocess.Popen([sys.executable, "-m", "sweeps.cli", *argv], stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
@@ -25,6 +27,9 @@ def kill_after_first_trial(argv: list[str], log: Path, while_running: Callable[[
             time.sleep(0.2)
         while_running()
         time.sleep(1.5)
+        deadline = time.monotonic() + 60
+        while not saved() and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         try:
             os.killpg(driver.pid, signal.SIGKILL)

@@ -190,7 +190,8 @@ def test_killed_driver_resumes_without_losing_or_repeating_trials(storage, real_
                "--set", f"num_samples={samples}", "--set", f"fixed.epochs={epochs}", "--set", "scheduler={type: none}",
                "--set", "max_concurrent=2",
                "--set", "data.limit=2000"]  # epochs of a second or two: a trial outlasts the kill's 1.5 s wait
-    kill_after_first_trial(command, tmp_path / "run.out", lambda: assert_running(experiment))
+    kill_after_first_trial(command, tmp_path / "run.out", lambda: assert_running(experiment),
+                           saved=lambda: "finished" in set(load_experiment(str(experiment))["status"]))
     assert "interrupted: `sweeps resume" in describe_experiment(str(experiment))
     before = load_experiment(str(experiment))
     finished = before[before["status"] == "finished"]
