@@ -20,14 +20,13 @@ from trainables.state import batches, restore, seed_everything, snapshot
 DIVERGED = {"fid": math.inf, "inception_score": 1.0, "class_coverage": 0, "class_kl": math.log(NUM_CLASSES)}
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, info: torch.Tensor | float, loss: str
-                       ) -> torch.Tensor:
-    """The critic's loss on logits (B,) of real and of generated images, plus its code head's `info` loss: the
-    report's cross-entropy, or the hinge loss of SN-GAN (Miyato et al., 2018)."""
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """The critic's loss on logits (B,) of real and of generated images: the report's cross-entropy, or the hinge
+    loss of SN-GAN (Miyato et al., 2018)."""
     if loss == "hinge":
-        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean() + info
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)) + info)
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
 def generator_loss(fooled: torch.Tensor, loss: str) -> torch.Tensor:
@@ -52,7 +51,7 @@ def gan_step(
     z = generator.draw(len(real), device=real.device)
     fake = generator(z)
     fake_logits, info = critique(discriminator, fake.detach(), generator, z, info_weight)
-    loss_d = discriminator_loss(discriminator(real), fake_logits, info, loss)
+    loss_d = discriminator_loss(discriminator(real), fake_logits, loss) + info
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
